@@ -1,0 +1,12 @@
+"""Local development and `make run`: embedded defaults, demo helpers on."""
+
+from __future__ import annotations
+
+from renergy.settings.base import *  # noqa: F403
+from renergy.settings.base import VAR_DIR, env_bool, env_str
+
+DEBUG = env_bool("DEBUG", True)
+DEMO_MODE = True
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = VAR_DIR / "mail"
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
