@@ -1,0 +1,78 @@
+"""Who may use a view: every view declares it, and AccessGateMiddleware refuses any view that does not.
+
+One rule object serves function views (decorator) and class-based views (class decorator); the
+middleware reads it from the resolved view, so a view that forgets to declare is denied by default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from accounts.models import OrganisationKind
+
+Level = Literal["public", "onboarding", "signed_in"]
+V = TypeVar("V", bound=Callable[..., Any])
+
+RULE_ATTR = "access_rule"
+
+
+@dataclass(frozen=True)
+class AccessRule:
+    """`public`: anyone (login, health). `onboarding`: password-authenticated but not yet through MFA/consent.
+    `signed_in`: an ACTIVE account with a verified TOTP device and the current terms accepted, and when
+    `roles` is set, one of those organisation kinds; `officer` additionally requires the officer right."""
+
+    level: Level
+    roles: frozenset[str] | None = None
+    officer: bool = False
+
+    def allows_role(self, user: Any) -> bool:
+        if self.roles is not None and user.organisation.kind not in self.roles:
+            return False
+        return not (self.officer and not user.is_officer)
+
+
+def _declare(rule: AccessRule) -> Callable[[V], V]:
+    def decorate(view: V) -> V:
+        setattr(view, RULE_ATTR, rule)
+        return view
+
+    return decorate
+
+
+def public(view: V) -> V:
+    return _declare(AccessRule("public"))(view)
+
+
+def onboarding(view: V) -> V:
+    return _declare(AccessRule("onboarding"))(view)
+
+
+def signed_in(*roles: str, officer: bool = False) -> Callable[[V], V]:
+    """Any fully signed-in person; with roles, only those organisation kinds."""
+    return _declare(AccessRule("signed_in", frozenset(roles) if roles else None, officer))
+
+
+officer_only = signed_in(officer=True)
+system_admin_only = signed_in(OrganisationKind.CONTRACTOR)
+
+# Roles that work with facility data (DESIGN: the contractor sees none of it by default).
+FACILITY_ROLES = (
+    OrganisationKind.AGENCY,
+    OrganisationKind.BUREAU,
+    OrganisationKind.DESIGNATED,
+    OrganisationKind.GRID,
+    OrganisationKind.LOCAL_GOV,
+    OrganisationKind.OPERATOR,
+)
+
+
+def rule_for(view_func: Callable[..., Any]) -> AccessRule | None:
+    """The rule a resolved view declared (class-based views declare it on the class)."""
+    rule = getattr(view_func, RULE_ATTR, None)
+    if rule is None:
+        view_class = getattr(view_func, "view_class", None)
+        rule = getattr(view_class, RULE_ATTR, None)
+    return rule
