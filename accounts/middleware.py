@@ -1,9 +1,42 @@
-# PLACEHOLDER — replaced by the accounts work (deny-by-default gate).
+"""AccessGateMiddleware: deny by default. Every view must declare who may use it (accounts.permissions).
+
+Also where the server enforces the session limits (30 min idle, 12 h absolute), the organisation's IP
+ranges for signed-in sessions, and the throttled last-activity stamps used by idle suspension.
+"""
+
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
 
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth import logout
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+
+from accounts.models import AccountStatus
+from accounts.permissions import ADMIN_SITE_RULE, AccessRule, rule_for
+from accounts.sessions import session_ended, session_expiry_reason, session_seen
+from accounts.terms import terms_accepted_in_session
+from audit.events import record_event
+from renergy.client_ip import client_ip
+
+SIGNED_OUT_REASON = "signed_out_reason"
+
+
+def end_session(request: HttpRequest, reason: str) -> None:
+    """Sign the person out on the server and leave the reason for the login page."""
+    user = request.user
+    session_ended(request, reason)
+    record_event(action=f"session.{reason}", request=request, actor=user, target_user=user)
+    logout(request)
+    request.session[SIGNED_OUT_REASON] = reason
+
+
+def redirect_to_login(request: HttpRequest) -> HttpResponse:
+    # get_full_path() is always a local path, so `next` can only point back into this site.
+    return HttpResponseRedirect(f"{reverse('accounts:login')}?{urlencode({'next': request.get_full_path()})}")
 
 
 class AccessGateMiddleware:
@@ -11,4 +44,52 @@ class AccessGateMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if user.is_authenticated:
+            reason = session_expiry_reason(request)
+            if reason is None and not (user.is_active and user.organisation.is_active):
+                reason = "account_inactive"
+            if reason is None and not user.organisation.allows_ip(client_ip(request)):
+                reason = "ip_refused"
+            if reason is not None:
+                end_session(request, reason)
+            else:
+                session_seen(request, user)
         return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view_func: Callable[..., Any], view_args: Any, view_kwargs: Any
+    ) -> HttpResponse | None:
+        rule = rule_for(view_func)
+        match = request.resolver_match
+        if rule is None and match is not None and match.app_names[:1] == ["admin"]:
+            rule = ADMIN_SITE_RULE
+        if rule is None:
+            record_event(
+                action="access.undeclared_view",
+                request=request,
+                data={"path": request.path, "view": getattr(match, "_func_path", repr(view_func))},
+            )
+            raise PermissionDenied("This view declares no access rule.")
+        return self._check(request, rule)
+
+    def _check(self, request: HttpRequest, rule: AccessRule) -> HttpResponse | None:
+        if rule.level == "public":
+            return None
+        user = request.user
+        if not user.is_authenticated:
+            return redirect_to_login(request)
+        if rule.level == "onboarding":
+            return None
+        if not user.is_verified():
+            # A password-authenticated onboarding session: continue where the activation left off.
+            if user.status == AccountStatus.INVITED:
+                return HttpResponseRedirect(reverse("accounts:onboarding_authenticator"))
+            end_session(request, "not_verified")
+            return redirect_to_login(request)
+        if user.status != AccountStatus.ACTIVE or not terms_accepted_in_session(request):
+            return HttpResponseRedirect(f"{reverse('accounts:terms')}?{urlencode({'next': request.get_full_path()})}")
+        if not rule.allows_role(user):
+            record_event(action="access.denied", request=request, actor=user, data={"path": request.path})
+            raise PermissionDenied("This role may not use this view.")
+        return None

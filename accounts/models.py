@@ -79,7 +79,9 @@ class Organisation(models.Model):
             try:
                 ipaddress.ip_network(line, strict=False)
             except ValueError:
-                raise ValidationError({"ip_ranges": _("「%(line)s」はCIDR表記ではありません。") % {"line": line}}) from None
+                raise ValidationError(
+                    {"ip_ranges": _("「%(line)s」はCIDR表記ではありません。") % {"line": line}}
+                ) from None
 
     def ip_range_list(self) -> list[str]:
         return [line.strip() for line in self.ip_ranges.splitlines() if line.strip()]
@@ -146,6 +148,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     status_changed_at = models.DateTimeField(_("状態変更日時"), default=timezone.now)
     status_reason = models.CharField(_("状態変更理由"), max_length=500, blank=True)
     password_changed_at = models.DateTimeField(_("パスワード変更日時"), null=True, blank=True)
+    # Set when the 14-day idle warning went out; a newer activity makes the person eligible again.
+    idle_warning_sent_at = models.DateTimeField(_("停止予告送信日時"), null=True, blank=True)
     # Part of the session auth hash: rotating it ends every session of the person on every node.
     security_stamp = models.UUIDField(default=uuid.uuid4, editable=False)
 
@@ -161,7 +165,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         ordering = ["organisation", "name"]
         constraints = [
             models.UniqueConstraint(Lower("email"), name="user_email_unique_ci"),
-            models.CheckConstraint(name="officer_has_emergency_phone", condition=Q(is_officer=False) | ~Q(emergency_phone="")),
+            models.CheckConstraint(
+                name="officer_has_emergency_phone", condition=Q(is_officer=False) | ~Q(emergency_phone="")
+            ),
         ]
         indexes = [
             # Serves the daily idle-suspension sweep over active accounts.
@@ -192,3 +198,150 @@ class User(AbstractBaseUser, PermissionsMixin):
             f"{self.password}|{self.security_stamp}|{self.status}",
             algorithm="sha256",
         ).hexdigest()
+
+
+class AccountRequestKind(models.TextChoices):
+    NEW = "new", _("新規発行")
+    REACTIVATION = "reactivation", _("利用再開")
+
+
+class AccountRequestStatus(models.TextChoices):
+    PENDING = "pending", _("審査待ち")
+    APPROVED = "approved", _("承認")
+    REJECTED = "rejected", _("却下")
+
+
+class AccountRequest(models.Model):
+    """An officer's request for a new account or for reactivating a suspended one, decided by the administrator."""
+
+    kind = models.CharField(_("種別"), max_length=20, choices=AccountRequestKind.choices)
+    status = models.CharField(
+        _("状態"), max_length=20, choices=AccountRequestStatus.choices, default=AccountRequestStatus.PENDING
+    )
+    organisation = models.ForeignKey(Organisation, verbose_name=_("組織"), on_delete=models.PROTECT, related_name="+")
+    requested_by = models.ForeignKey(
+        User, verbose_name=_("申請者"), on_delete=models.PROTECT, related_name="account_requests_made"
+    )
+    requested_at = models.DateTimeField(_("申請日時"), default=timezone.now)
+    reason = models.CharField(_("申請理由"), max_length=500, blank=True)
+    # The person's registered attributes (new accounts); reactivation points at the existing account.
+    email = models.EmailField(_("メールアドレス"), max_length=254, blank=True)
+    name = models.CharField(_("氏名"), max_length=100, blank=True)
+    department = models.CharField(_("部署"), max_length=200, blank=True)
+    title = models.CharField(_("役職"), max_length=100, blank=True)
+    is_officer = models.BooleanField(_("システム利用責任者"), default=False)
+    emergency_phone = models.CharField(_("緊急連絡先電話番号"), max_length=30, blank=True)
+    target_user = models.ForeignKey(
+        User, verbose_name=_("対象利用者"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        User, verbose_name=_("審査者"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("審査日時"), null=True, blank=True)
+    decision_reason = models.CharField(_("審査理由"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("アカウント申請")
+        verbose_name_plural = _("アカウント申請")
+        ordering = ["-requested_at"]
+        constraints = [
+            # One open request per address, so two officers cannot race two accounts into existence.
+            models.UniqueConstraint(
+                Lower("email"),
+                condition=Q(status="pending", kind="new"),
+                name="account_request_one_pending_per_email",
+            ),
+            models.UniqueConstraint(
+                "target_user",
+                condition=Q(status="pending", kind="reactivation"),
+                name="account_request_one_pending_reactivation",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "requested_at"], name="account_request_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.email or self.target_user_id} ({self.get_status_display()})"
+
+
+class ActivationLink(models.Model):
+    """A one-time, expiring link to the registered address. Only the SHA-256 of the token is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="activation_links")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("有効化リンク")
+        verbose_name_plural = _("有効化リンク")
+
+    def __str__(self) -> str:
+        return f"activation link {self.pk} for user {self.user_id}"
+
+    def is_usable(self) -> bool:
+        return self.used_at is None and self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class TermsVersion(models.Model):
+    """One published version of the terms of use; the newest published one must be accepted to use the system."""
+
+    version = models.PositiveIntegerField(_("版"), unique=True)
+    title = models.CharField(_("表題"), max_length=200)
+    body_ja = models.TextField(_("本文（日本語）"))
+    body_en = models.TextField(_("本文（英語）"), blank=True)
+    published_at = models.DateTimeField(_("施行日時"), default=timezone.now)
+    created_at = models.DateTimeField(_("登録日時"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("利用規約")
+        verbose_name_plural = _("利用規約")
+        ordering = ["-version"]
+
+    def __str__(self) -> str:
+        return f"{self.title} (v{self.version})"
+
+
+class TermsAcceptance(models.Model):
+    """That a person accepted a terms version, when and from where. Kept forever: never deleted with anyone."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="terms_acceptances")
+    terms = models.ForeignKey(TermsVersion, on_delete=models.PROTECT, related_name="acceptances")
+    accepted_at = models.DateTimeField(default=timezone.now)
+    ip_address = models.GenericIPAddressField()
+
+    class Meta:
+        verbose_name = _("利用規約への同意")
+        verbose_name_plural = _("利用規約への同意")
+        constraints = [models.UniqueConstraint(fields=["user", "terms"], name="terms_accepted_once")]
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} accepted v{self.terms_id}"
+
+
+class UserSession(models.Model):
+    """A signed-in session as the person sees it (sign-in history, sign out elsewhere).
+
+    Holds a hash of the session key, never the key itself: this table must not be a session-theft list.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="sessions")
+    session_key_hash = models.CharField(max_length=64, db_index=True)
+    ip_address = models.GenericIPAddressField()
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=50, blank=True)
+
+    class Meta:
+        verbose_name = _("セッション")
+        verbose_name_plural = _("セッション")
+        indexes = [
+            # Serves "my sign-ins" and "my active sessions" on the home and account pages.
+            models.Index(fields=["user", "-created_at"], name="user_session_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"session {self.pk} of user {self.user_id}"

@@ -27,9 +27,12 @@ class AccessRule:
     level: Level
     roles: frozenset[str] | None = None
     officer: bool = False
+    staff: bool = False  # the Django admin site: is_staff on top of a full sign-in
 
     def allows_role(self, user: Any) -> bool:
         if self.roles is not None and user.organisation.kind not in self.roles:
+            return False
+        if self.staff and not user.is_staff:
             return False
         return not (self.officer and not user.is_officer)
 
@@ -69,10 +72,21 @@ FACILITY_ROLES = (
 )
 
 
+# The whole Django admin site (every view under the "admin" URL namespace, its login page included).
+ADMIN_SITE_RULE = AccessRule("signed_in", staff=True)
+
+# Views we do not write ourselves, declared here by dotted path so the gate still denies everything else.
+EXTERNAL_RULES: dict[str, AccessRule] = {
+    "django.views.i18n.set_language": AccessRule("public"),
+}
+
+
 def rule_for(view_func: Callable[..., Any]) -> AccessRule | None:
     """The rule a resolved view declared (class-based views declare it on the class)."""
     rule = getattr(view_func, RULE_ATTR, None)
     if rule is None:
         view_class = getattr(view_func, "view_class", None)
         rule = getattr(view_class, RULE_ATTR, None)
+    if rule is None:
+        rule = EXTERNAL_RULES.get(f"{getattr(view_func, '__module__', '')}.{getattr(view_func, '__qualname__', '')}")
     return rule

@@ -1,7 +1,33 @@
 from __future__ import annotations
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from accounts.views import account, administrator, health, officer, onboarding, signin
 
 app_name = "accounts"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", account.home, name="home"),
+    path("healthz", health.healthz, name="healthz"),
+    path("login/", signin.login_password, name="login"),
+    path("login/code/", signin.login_code, name="login_code"),
+    path("logout/", signin.logout_view, name="logout"),
+    path("activate/password/", onboarding.activate_password, name="activate_password"),
+    path("activate/<str:token>/", onboarding.activate, name="activate"),
+    path("onboarding/authenticator/", onboarding.onboarding_authenticator, name="onboarding_authenticator"),
+    path("terms/", onboarding.terms, name="terms"),
+    path("account/", account.account, name="account"),
+    path("account/password/", account.password_change, name="password_change"),
+    path("account/authenticator/", account.authenticator_reenrol, name="authenticator_reenrol"),
+    path("account/recovery-codes/", account.recovery_codes, name="recovery_codes"),
+    path("account/sessions/end-others/", account.sessions_end_others_view, name="sessions_end_others"),
+    path("officer/", officer.officer_console, name="officer_console"),
+    path("officer/request/", officer.officer_request_account, name="officer_request"),
+    path("officer/people/<int:pk>/<slug:action>/", officer.officer_person_action, name="officer_person_action"),
+    path("manage/requests/", administrator.admin_requests, name="admin_requests"),
+    path("manage/requests/<int:pk>/<slug:decision>/", administrator.admin_request_decide, name="admin_request_decide"),
+    path("manage/organisations/", administrator.admin_organisations, name="admin_organisations"),
+    path("manage/accounts/", administrator.admin_accounts, name="admin_accounts"),
+    path("manage/accounts/<int:pk>/", administrator.admin_account_detail, name="admin_account"),
+    path("manage/accounts/<int:pk>/<slug:action>/", administrator.admin_account_action, name="admin_account_action"),
+]

@@ -7,3 +7,8 @@ from django.utils.translation import gettext_lazy as _
 class AuditConfig(AppConfig):
     name = "audit"
     verbose_name = _("監査")
+
+    def ready(self) -> None:
+        from audit import history
+
+        history.register_models()

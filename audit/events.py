@@ -1,13 +1,43 @@
 """Security events (login, lockout, MFA, consent, account transitions, officer/admin actions).
 
-PLACEHOLDER signature agreed between apps; the audit work gives it its real, append-only storage.
+Each call writes one append-only row at once (audit.writer), with who, when, the client IP and the
+request id of the request it happened in (taken from the request, or from the audit context when the
+caller has none, e.g. a service called from a view).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils import timezone
+
+from audit import context
+from audit.writer import write_event
+from renergy.client_ip import client_ip
+
+logger = logging.getLogger("audit")
+
+# Keys whose values never enter the trail, whatever the caller passes (masked, not dropped, so the
+# record still shows that the key was present).
+SENSITIVE_KEYS = frozenset(
+    {"password", "password1", "password2", "token", "otp_token", "code", "totp", "secret", "session_key", "key"}
+)
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: "[masked]" if str(k).lower() in SENSITIVE_KEYS else _mask(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def _pk(obj: Any) -> Any:
+    return getattr(obj, "pk", obj)
 
 
 def record_event(
@@ -21,6 +51,32 @@ def record_event(
 ) -> None:
     """Record one security event. `action` is namespaced, e.g. "account.suspended", "auth.login_failed".
 
-    `data` must never hold passwords, tokens, TOTP codes or session keys.
+    `data` must never hold passwords, tokens, TOTP codes or session keys (such keys are masked anyway).
+    Raises audit.disclosure.AuditUnavailable when the event cannot be written.
     """
-    return None
+    ctx = context.current()
+    request_id = getattr(request, "audit_request_id", None) if request is not None else None
+    ip = client_ip(request) if request is not None else None
+    if request_id is None and ctx is not None:
+        request_id, ip = ctx.request_id, ip or ctx.ip
+    if actor is None and request is not None:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            actor = user
+    if organisation is None:
+        for person in (target_user, actor):
+            if person is not None and getattr(person, "organisation_id", None):
+                organisation = person.organisation_id
+                break
+    write_event(
+        {
+            "at": timezone.now(),
+            "action": action[:100],
+            "request_id": request_id,
+            "actor_id": _pk(actor),
+            "target_user_id": _pk(target_user),
+            "organisation_id": _pk(organisation),
+            "ip": ip,
+            "data": _mask(data or {}),
+        }
+    )

@@ -1,7 +1,17 @@
 from __future__ import annotations
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from certifications import views
 
 app_name = "certifications"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.facility_list, name="list"),
+    path("export.csv", views.facility_export_csv, name="export_csv"),
+    path("export.xlsx", views.facility_export_xlsx, name="export_xlsx"),
+    path("imports/new/", views.import_upload, name="import_upload"),
+    path("imports/<int:pk>/", views.import_job, name="import_job"),
+    # Facility ID (設備ID) is the public business key; anything out of scope answers 404.
+    path("<str:facility_id>/", views.facility_detail, name="detail"),
+]

@@ -63,7 +63,9 @@ def make_user(db: None):
     """Create an ACTIVE person in an organisation (no device, no consent: see the signed-in helpers)."""
     counter = {"n": 0}
 
-    def _make(organisation: Organisation, *, officer: bool = False, status: str = AccountStatus.ACTIVE, **extra) -> User:
+    def _make(
+        organisation: Organisation, *, officer: bool = False, status: str = AccountStatus.ACTIVE, **extra
+    ) -> User:
         counter["n"] += 1
         fields = {
             "name": f"テスト 利用者{counter['n']}",
@@ -73,6 +75,48 @@ def make_user(db: None):
             "emergency_phone": "03-0000-0000" if officer else "",
         }
         fields.update(extra)
-        return User.objects.create_user(f"user{counter['n']}@{organisation.pk}.example.jp", "correct horse battery staple", **fields)
+        return User.objects.create_user(
+            f"user{counter['n']}@{organisation.pk}.example.jp", "correct horse battery staple", **fields
+        )
 
     return _make
+
+
+# --- accounts: a fully signed-in test client (verified TOTP device + current terms accepted) -------------
+@pytest.fixture
+def signed_in_client(db: None):
+    """Callable: user -> django.test.Client signed in like after password + TOTP + consent.
+
+    Uses force_login + the django-otp session mark, so it suits other apps' view tests; the accounts tests
+    sign in through the real login views instead.
+    """
+    import time
+
+    from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.models import TermsAcceptance
+    from accounts.sessions import AUTH_AT, SEEN_AT
+    from accounts.terms import SESSION_KEY as TERMS_SESSION_KEY
+    from accounts.terms import terms_current
+
+    def _sign_in(user: User, client: Client | None = None) -> Client:
+        client = client or Client()
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+            user=user, name="test", confirmed=True
+        )
+        terms = terms_current()
+        TermsAcceptance.objects.get_or_create(user=user, terms=terms, defaults={"ip_address": "127.0.0.1"})
+        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session[TERMS_SESSION_KEY] = terms.pk
+        session[AUTH_AT] = session[SEEN_AT] = time.time()
+        session.save()
+        return client
+
+    return _sign_in
+
+
+# --- end accounts ---------------------------------------------------------------------------------------

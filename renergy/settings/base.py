@@ -26,7 +26,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "accounts.admin_apps.RenergyAdminConfig",  # accounts: django.contrib.admin with the MFA-enforcing site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -153,6 +153,18 @@ TIME_ZONE = "Asia/Tokyo"
 USE_I18N = True
 USE_TZ = True
 
+# --- H4 browser: layout, forms, formats, error pages ---------------------------------------------
+# Japanese dates (2026年11月23日) and English ones come from renergy/formats/<lang>/formats.py.
+FORMAT_MODULE_PATH = ["renergy.formats"]
+# Menus by role for the shared layout (templates/includes/nav.html).
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("renergy.context_processors.layout")
+# Every form field renders through one accessible snippet (label, help and errors tied by aria-describedby);
+# TemplatesSetting lets it live in templates/, and django.forms provides the widget templates to it.
+INSTALLED_APPS.append("django.forms")
+FORM_RENDERER = "renergy.forms.FormRenderer"
+CSRF_FAILURE_VIEW = "renergy.errors.csrf_failure"
+# --- end H4 ---------------------------------------------------------------------------------------
+
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -211,6 +223,12 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+# --- accounts: daily idle suspension (and the 14-day warning) -------------------------------------
+CELERY_BEAT_SCHEDULE["accounts-idle-suspension"] = {
+    "task": "accounts.tasks.idle_accounts_sweep",
+    "schedule": __import__("celery.schedules").schedules.crontab(hour=3, minute=15),  # 03:15 JST daily
+}
+# --- end accounts ---------------------------------------------------------------------------------
 
 # Demo helpers (printing a demo account's TOTP code) exist only where this is on; never in production.
 DEMO_MODE = False
@@ -227,3 +245,49 @@ LOGGING = {
         "django.server": {"level": "WARNING"},
     },
 }
+
+# --- H3 audit: access records, seals, retention, self-inspection ---------------------------------
+# Off only for the unaudited baseline of bench/throughput.py; never in a deployment.
+AUDIT_ENABLED = env_bool("AUDIT_ENABLED", True)
+# Answer even when the audit store is down, so that orchestration sees the outage (they disclose nothing).
+AUDIT_FAIL_OPEN_PATHS = env_list("AUDIT_FAIL_OPEN_PATHS", "/healthz,/healthz/")
+# URL arguments replaced by "[redacted]" in the recorded path (one-time links carry secrets).
+AUDIT_SECRET_URL_KWARGS = frozenset({"token", "uidb64", "key", "code", "secret"})
+# Query-string keys whose values are recorded; other keys are recorded without their value.
+AUDIT_QUERY_VALUE_KEYS = frozenset(
+    {"page", "sort", "order", "area", "source", "scheme", "prefecture", "status", "kind", "format", "year", "month"}
+)
+AUDIT_RETENTION_YEARS = env_int("AUDIT_RETENTION_YEARS", 5)
+AUDIT_ARCHIVE_DIR = env_str("AUDIT_ARCHIVE_DIR", str(VAR_DIR / "audit-archive"))
+AUDIT_PARTITIONS_AHEAD = env_int("AUDIT_PARTITIONS_AHEAD", 3)
+# A period is sealed this long after it ends, so requests still in flight (and node clock skew) land first.
+AUDIT_SEAL_GRACE_MINUTES = env_int("AUDIT_SEAL_GRACE_MINUTES", 10)
+# django-auditlog stores our request id as each model change's correlation id.
+AUDITLOG_CID_GETTER = "audit.context.current_request_id"
+from celery.schedules import crontab  # noqa: E402
+
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "audit-seal-hourly": {"task": "audit.tasks.seal_pending", "schedule": crontab(minute=15)},
+        "audit-partitions-daily": {"task": "audit.tasks.maintain_partitions", "schedule": crontab(hour=3, minute=5)},
+        "audit-verify-daily": {"task": "audit.tasks.verify_recent", "schedule": crontab(hour=4, minute=5)},
+        # Monthly inspection of the previous month (JST), and the fiscal-year one on 1 April for April–March.
+        "audit-inspection-monthly": {
+            "task": "audit.tasks.inspect_previous_month",
+            "schedule": crontab(day_of_month=1, hour=2, minute=30),
+        },
+        "audit-inspection-fiscal-year": {
+            "task": "audit.tasks.inspect_previous_fiscal_year",
+            "schedule": crontab(month_of_year=4, day_of_month=1, hour=3, minute=30),
+        },
+    }
+)
+# --- end H3 ---------------------------------------------------------------------------------------
+
+# --- certifications (H2) ---
+# Rows in one CSV/XLSX export; past it the person is asked to narrow the search.
+FACILITY_EXPORT_MAX_ROWS = env_int("FACILITY_EXPORT_MAX_ROWS", 100_000)
+# Bulk-viewing guard, per account per day (Asia/Tokyo); past it access is refused and the account flagged.
+FACILITY_DAILY_DETAIL_LIMIT = env_int("FACILITY_DAILY_DETAIL_LIMIT", 500)
+FACILITY_DAILY_EXPORT_ROW_LIMIT = env_int("FACILITY_DAILY_EXPORT_ROW_LIMIT", 300_000)
+# --- end certifications ---

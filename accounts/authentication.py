@@ -1,0 +1,183 @@
+"""The two-step sign-in (password, then TOTP or a recovery code) for every role, the admin site included.
+
+A password alone never yields an authenticated session: it only leaves a short-lived "pending" mark in
+the session, and Django's login() runs after the second factor. Password and second-factor failures
+both count toward one django-axes lockout per account and per IP (AXES_LOCKOUT_PARAMETERS).
+
+django-axes reads its counter and writes it later (#592), so parallel guesses could all pass the check.
+On PostgreSQL each attempt therefore holds transaction-scoped advisory locks on the account and on the
+client IP while it checks the lockout, verifies and records the outcome: attempts on one account (or
+from one IP) run one after another and each sees the failures before it. The cost is that concurrent
+sign-ins from one address (an office NAT) wait for each other's password hash.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import django_otp
+from axes.handlers.proxy import AxesProxyHandler
+from django.conf import settings
+from django.contrib.auth import authenticate, login
+from django.contrib.auth.signals import user_login_failed
+from django.db import connection, transaction
+from django.http import HttpRequest
+from django_otp.models import Device
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.models import AccountStatus, User
+from accounts.sessions import session_started
+from accounts.terms import terms_remember_in_session
+from audit.events import record_event
+from renergy.client_ip import client_ip
+
+PENDING_KEY = "signin_pending"
+PENDING_SECONDS = 5 * 60
+LOGIN_BACKEND = "django.contrib.auth.backends.ModelBackend"
+TOTP_CODE = re.compile(r"^[0-9]{6}$")
+
+
+class Outcome(enum.Enum):
+    OK = "ok"
+    INVALID = "invalid"
+    LOCKED = "locked"
+    NOT_ACTIVATED = "not_activated"
+    IP_REFUSED = "ip_refused"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class StepResult:
+    outcome: Outcome
+    user: User | None = None
+
+
+@contextmanager
+def _attempt_guard(request: HttpRequest, username: str) -> Iterator[None]:
+    """One transaction per attempt, serialised per account and per client IP (see the module docstring)."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                # Fixed order (account, then IP) so two attempts can never wait on each other in a cycle.
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"signin-user:{username.lower()}"])
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"signin-ip:{client_ip(request)}"])
+        yield
+
+
+def _credentials(username: str) -> dict[str, str]:
+    return {settings.AXES_USERNAME_FORM_FIELD: username}
+
+
+def is_locked_out(request: HttpRequest, username: str) -> bool:
+    return AxesProxyHandler.is_locked(request, _credentials(username))
+
+
+def _count_failure(request: HttpRequest, username: str) -> None:
+    # The same signal Django sends for a wrong password: axes counts it toward the same lockout (#354).
+    user_login_failed.send(sender=__name__, credentials=_credentials(username), request=request)
+
+
+def _ip_allowed(request: HttpRequest, user: User) -> bool:
+    if user.organisation.allows_ip(client_ip(request)):
+        return True
+    record_event(
+        action="auth.ip_refused",
+        request=request,
+        target_user=user,
+        organisation=user.organisation,
+        data={"ip": client_ip(request)},
+    )
+    return False
+
+
+def signin_password(request: HttpRequest, *, username: str, password: str) -> StepResult:
+    """Step one. On success the session only remembers that this person passed the password, for five minutes."""
+    username = username.strip().lower()
+    with _attempt_guard(request, username):
+        if is_locked_out(request, username):
+            request.axes_locked_out = True
+            record_event(action="auth.locked_out_attempt", request=request, data={"username": username})
+            return StepResult(Outcome.LOCKED)
+        user = authenticate(request, username=username, password=password)
+        if getattr(request, "axes_locked_out", False):
+            record_event(action="auth.login_failed", request=request, data={"username": username, "step": "password"})
+            return StepResult(Outcome.LOCKED)
+        if user is None:
+            record_event(action="auth.login_failed", request=request, data={"username": username, "step": "password"})
+            return StepResult(Outcome.INVALID)
+    if not user.organisation.is_active:
+        record_event(action="auth.login_refused_organisation_inactive", request=request, target_user=user)
+        return StepResult(Outcome.INVALID, user)
+    if user.status == AccountStatus.INVITED and not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        # Enrolment is tied to the activation link: a password alone must never lead to registering a device.
+        record_event(action="auth.login_refused_not_activated", request=request, target_user=user)
+        return StepResult(Outcome.NOT_ACTIVATED, user)
+    if not _ip_allowed(request, user):
+        return StepResult(Outcome.IP_REFUSED, user)
+    request.session[PENDING_KEY] = {"user_id": user.pk, "at": time.time(), "hash": user.get_session_auth_hash()}
+    return StepResult(Outcome.OK, user)
+
+
+def signin_pending_user(request: HttpRequest) -> User | None:
+    """The person who passed the password step in this session, if it was recent and nothing changed since."""
+    pending = request.session.get(PENDING_KEY)
+    if not pending or time.time() - pending.get("at", 0) > PENDING_SECONDS:
+        return None
+    user = User.objects.select_related("organisation").filter(pk=pending.get("user_id")).first()
+    if user is None or not user.is_active or user.get_session_auth_hash() != pending.get("hash"):
+        return None
+    return user
+
+
+def _device_for(user: User, code: str) -> Device | None:
+    """The one device this code is meant for, locked for the check: never match a code across devices (#110)."""
+    if TOTP_CODE.match(code):
+        return TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).order_by("pk").first()
+    return StaticDevice.objects.select_for_update().filter(user=user, confirmed=True).order_by("pk").first()
+
+
+def signin_second_factor(request: HttpRequest, *, user: User, code: str) -> StepResult:
+    """Step two. A TOTP code works once: the device row is locked and django-otp keeps last_t."""
+    code = re.sub(r"\s+", "", code or "").lower()
+    with _attempt_guard(request, user.email):
+        if is_locked_out(request, user.email):
+            request.axes_locked_out = True
+            return StepResult(Outcome.LOCKED)
+        device = _device_for(user, code)
+        if device is None or not device.verify_token(code):
+            _count_failure(request, user.email)
+            record_event(
+                action="auth.mfa_failed",
+                request=request,
+                target_user=user,
+                data={"device": device.persistent_id if device else None},
+            )
+            if getattr(request, "axes_locked_out", False):
+                return StepResult(Outcome.LOCKED)
+            return StepResult(Outcome.INVALID)
+    if not _ip_allowed(request, user):
+        return StepResult(Outcome.IP_REFUSED, user)
+    request.session.pop(PENDING_KEY, None)
+    signin_complete(request, user=user, device=device)
+    record_event(
+        action="auth.login",
+        request=request,
+        actor=user,
+        target_user=user,
+        data={"device": device.persistent_id, "recovery_code": isinstance(device, StaticDevice)},
+    )
+    return StepResult(Outcome.OK, user)
+
+
+def signin_complete(request: HttpRequest, *, user: User, device: Device) -> None:
+    """Log in (Django cycles the session key), mark the verified device, stamp the session."""
+    login(request, user, backend=LOGIN_BACKEND)
+    django_otp.login(request, device)
+    session_started(request, user)
+    terms_remember_in_session(request, user)

@@ -1,0 +1,76 @@
+"""Account e-mails: Japanese first with English below, plain text, sent after the transaction commits.
+
+Links are built from settings.SITE_URL, never from the request's Host header (host-header poisoning).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from accounts.models import User
+
+log = logging.getLogger(__name__)
+
+
+def site_url(path: str) -> str:
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def activation_url(token: str) -> str:
+    return site_url(reverse("accounts:activate", args=[token]))
+
+
+def _send(template: str, subject: str, user: User, context: dict[str, Any]) -> None:
+    body = render_to_string(
+        f"accounts/email/{template}.txt",
+        {"user": user, "site_url": settings.SITE_URL, "hours": settings.ACCOUNT_ACTIVATION_LINK_HOURS, **context},
+    )
+    recipient = user.email
+
+    def deliver() -> None:
+        send_mail(subject, body, None, [recipient], fail_silently=False)
+
+    transaction.on_commit(deliver)
+
+
+def email_account_issued(user: User, token: str) -> None:
+    _send(
+        "issued",
+        "【再エネ業務管理システム】アカウント発行のお知らせ / Your account",
+        user,
+        {"url": activation_url(token)},
+    )
+
+
+def email_account_reactivated(user: User, token: str) -> None:
+    _send(
+        "reactivated",
+        "【再エネ業務管理システム】利用再開のお知らせ / Your account is reactivated",
+        user,
+        {"url": activation_url(token)},
+    )
+
+
+def email_account_suspended(user: User, reason: str) -> None:
+    _send(
+        "suspended",
+        "【再エネ業務管理システム】アカウント停止のお知らせ / Your account is suspended",
+        user,
+        {"reason": reason},
+    )
+
+
+def email_idle_warning(user: User, days_left: int) -> None:
+    _send(
+        "idle_warning",
+        "【再エネ業務管理システム】長期間未利用によるアカウント停止の予告 / Your account will be suspended",
+        user,
+        {"days_left": days_left, "url": site_url(reverse("accounts:login"))},
+    )

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.password_validation import password_validators_help_text_html, validate_password
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+
+
+class PasswordStepForm(forms.Form):
+    # Named "username" because django-axes reads the account from that field (AXES_USERNAME_FORM_FIELD).
+    username = forms.EmailField(label=_("メールアドレス"), max_length=254)
+    password = forms.CharField(label=_("パスワード"), strip=False, max_length=256, widget=forms.PasswordInput)
+
+
+class CodeStepForm(forms.Form):
+    code = forms.CharField(
+        label=_("認証コード（6桁）またはリカバリーコード"),
+        max_length=32,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
+    )
+
+
+class NewPasswordForm(forms.Form):
+    new_password1 = forms.CharField(
+        label=_("新しいパスワード"),
+        strip=False,
+        max_length=256,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validators_help_text_html(),
+    )
+    new_password2 = forms.CharField(
+        label=_("新しいパスワード（確認）"),
+        strip=False,
+        max_length=256,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args: object, user: User, **kwargs: object) -> None:
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        first, second = data.get("new_password1"), data.get("new_password2")
+        if first and second and first != second:
+            raise forms.ValidationError(_("確認用のパスワードが一致しません。"))
+        if first:
+            validate_password(first, self.user)
+        return data
+
+
+class ChangePasswordForm(NewPasswordForm):
+    old_password = forms.CharField(label=_("現在のパスワード"), strip=False, max_length=256, widget=forms.PasswordInput)
+    field_order = ["old_password", "new_password1", "new_password2"]
+
+    def clean_old_password(self) -> str:
+        value = self.cleaned_data["old_password"]
+        if not self.user.check_password(value):
+            raise forms.ValidationError(_("現在のパスワードが正しくありません。"))
+        return value
+
+
+class ConfirmPasswordForm(forms.Form):
+    password = forms.CharField(label=_("現在のパスワード"), strip=False, max_length=256, widget=forms.PasswordInput)
+
+    def __init__(self, *args: object, user: User, **kwargs: object) -> None:
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean_password(self) -> str:
+        value = self.cleaned_data["password"]
+        if not self.user.check_password(value):
+            raise forms.ValidationError(_("パスワードが正しくありません。"))
+        return value
+
+
+class TermsAcceptForm(forms.Form):
+    agree = forms.BooleanField(label=_("上記の利用規約に同意します"), required=True)
+
+
+class AccountRequestForm(forms.Form):
+    email = forms.EmailField(label=_("メールアドレス"), max_length=254)
+    name = forms.CharField(label=_("氏名"), max_length=100)
+    department = forms.CharField(label=_("部署"), max_length=200, required=False)
+    title = forms.CharField(label=_("役職"), max_length=100, required=False)
+    is_officer = forms.BooleanField(label=_("システム利用責任者とする"), required=False)
+    emergency_phone = forms.CharField(label=_("緊急連絡先電話番号（利用責任者のみ）"), max_length=30, required=False)
+    reason = forms.CharField(label=_("申請理由（業務内容）"), max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label=_("理由"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class AccountSearchForm(forms.Form):
+    q = forms.CharField(label=_("検索（氏名・メールアドレス・組織）"), max_length=100, required=False)

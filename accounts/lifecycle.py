@@ -1,0 +1,405 @@
+"""Account lifecycle: request → approve → invite → activate → suspend → reactivate → retire.
+
+Every transition is one keyword-only, atomic service that checks who may do it and records who, when
+and why through audit.events.record_event. Views, admin, commands and tasks call these and hold no rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts import emails
+from accounts.models import (
+    AccountRequest,
+    AccountRequestKind,
+    AccountRequestStatus,
+    AccountStatus,
+    ActivationLink,
+    User,
+)
+from accounts.sessions import sessions_end_all
+from audit.events import record_event
+
+
+class SuspensionCause:
+    TRANSFER = "transfer"  # 人事異動
+    OFFICER = "officer"
+    ADMINISTRATOR = "administrator"
+    ANOMALY = "anomaly"
+    IDLE = "idle"
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _require_active(actor: User) -> None:
+    if actor.status != AccountStatus.ACTIVE:
+        raise PermissionDenied(_("有効なアカウントのみが操作できます。"))
+
+
+def _require_admin(actor: User) -> None:
+    _require_active(actor)
+    if not actor.is_system_admin:
+        raise PermissionDenied(_("システム管理者のみが操作できます。"))
+
+
+def _require_officer_of(actor: User, organisation_id: int) -> None:
+    _require_active(actor)
+    if not (actor.is_officer and actor.organisation_id == organisation_id):
+        raise PermissionDenied(_("自組織の利用責任者のみが操作できます。"))
+
+
+def _require_manager_of(actor: User, user: User) -> None:
+    """The administrator, or an officer of the person's own organisation."""
+    _require_active(actor)
+    if actor.is_system_admin:
+        return
+    _require_officer_of(actor, user.organisation_id)
+
+
+def _require_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError(_("理由を入力してください。"), code="reason_required")
+    return reason
+
+
+def _set_status(user: User, status: str, reason: str) -> None:
+    user.status = status
+    user.status_reason = reason[:500]
+    user.status_changed_at = timezone.now()
+    user.save(update_fields=["status", "status_reason", "status_changed_at"])
+
+
+def _email_taken(email: str) -> bool:
+    # E-mail stays unique forever, retired accounts included, so an ID is never reissued.
+    return User.objects.filter(email__iexact=email).exists()
+
+
+# --- requests ---------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def account_request_create(
+    *,
+    officer: User,
+    email: str,
+    name: str,
+    department: str = "",
+    title: str = "",
+    is_officer: bool = False,
+    emergency_phone: str = "",
+    reason: str = "",
+    request: HttpRequest | None = None,
+) -> AccountRequest:
+    """An officer asks for an account for a person of the officer's own organisation."""
+    _require_officer_of(officer, officer.organisation_id)
+    email = User.objects.normalize_email(email).strip().lower()
+    if _email_taken(email):
+        raise ValidationError(_("このメールアドレスは既に登録されています（廃止済みを含む）。"), code="email_taken")
+    if is_officer and not emergency_phone.strip():
+        raise ValidationError(_("利用責任者には緊急連絡先電話番号が必要です。"), code="phone_required")
+    try:
+        with transaction.atomic():
+            account_request = AccountRequest.objects.create(
+                kind=AccountRequestKind.NEW,
+                organisation_id=officer.organisation_id,
+                requested_by=officer,
+                email=email,
+                name=name.strip(),
+                department=department.strip(),
+                title=title.strip(),
+                is_officer=is_officer,
+                emergency_phone=emergency_phone.strip(),
+                reason=reason.strip(),
+            )
+    except IntegrityError:
+        raise ValidationError(_("このメールアドレスの申請は既に審査待ちです。"), code="request_pending") from None
+    record_event(
+        action="account.requested",
+        request=request,
+        actor=officer,
+        organisation=officer.organisation,
+        data={"request_id": account_request.pk, "email": email, "is_officer": is_officer},
+    )
+    return account_request
+
+
+@transaction.atomic
+def account_reactivation_request(
+    *, user: User, officer: User, reason: str, request: HttpRequest | None = None
+) -> AccountRequest:
+    """An officer asks the administrator to reactivate a suspended person of the officer's organisation."""
+    _require_officer_of(officer, user.organisation_id)
+    reason = _require_reason(reason)
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if user.status != AccountStatus.SUSPENDED:
+        raise ValidationError(_("停止中のアカウントのみ再開を申請できます。"), code="not_suspended")
+    try:
+        with transaction.atomic():
+            account_request = AccountRequest.objects.create(
+                kind=AccountRequestKind.REACTIVATION,
+                organisation_id=user.organisation_id,
+                requested_by=officer,
+                target_user=user,
+                email=user.email,
+                name=user.name,
+                reason=reason,
+            )
+    except IntegrityError:
+        raise ValidationError(_("このアカウントの再開申請は既に審査待ちです。"), code="request_pending") from None
+    record_event(
+        action="account.reactivation_requested",
+        request=request,
+        actor=officer,
+        target_user=user,
+        organisation=user.organisation,
+        data={"request_id": account_request.pk, "reason": reason},
+    )
+    return account_request
+
+
+def _lock_pending(account_request: AccountRequest) -> AccountRequest:
+    locked = AccountRequest.objects.select_for_update().get(pk=account_request.pk)
+    if locked.status != AccountRequestStatus.PENDING:
+        raise ValidationError(_("この申請は既に審査済みです。"), code="already_decided")
+    return locked
+
+
+@transaction.atomic
+def account_request_approve(
+    *, account_request: AccountRequest, actor: User, request: HttpRequest | None = None
+) -> tuple[User, str]:
+    """The administrator approves: a new account is invited, or a suspended one must re-verify and re-enrol.
+
+    Returns the person and the raw activation token (it is stored hashed; only the e-mail carries it)."""
+    _require_admin(actor)
+    account_request = _lock_pending(account_request)
+    if account_request.kind == AccountRequestKind.NEW:
+        if _email_taken(account_request.email):
+            raise ValidationError(_("このメールアドレスは既に登録されています。"), code="email_taken")
+        user = User.objects.create_user(
+            account_request.email,
+            None,
+            name=account_request.name,
+            organisation_id=account_request.organisation_id,
+            department=account_request.department,
+            title=account_request.title,
+            is_officer=account_request.is_officer,
+            emergency_phone=account_request.emergency_phone,
+            status=AccountStatus.INVITED,
+            status_reason=_("申請承認"),
+        )
+        action = "account.approved"
+    else:
+        user = User.objects.select_for_update().get(pk=account_request.target_user_id)
+        if user.status != AccountStatus.SUSPENDED:
+            raise ValidationError(_("停止中のアカウントではありません。"), code="not_suspended")
+        # Re-verify the address and force a new authenticator: nothing from before the suspension still works.
+        TOTPDevice.objects.filter(user=user).delete()
+        StaticDevice.objects.filter(user=user).delete()
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+        _set_status(user, AccountStatus.INVITED, _("利用再開承認"))
+        sessions_end_all(user=user, reason="reactivated")
+        action = "account.reactivation_approved"
+    account_request.status = AccountRequestStatus.APPROVED
+    account_request.decided_by = actor
+    account_request.decided_at = timezone.now()
+    account_request.target_user = user
+    account_request.save(update_fields=["status", "decided_by", "decided_at", "target_user"])
+    token = activation_link_issue(user=user)
+    if account_request.kind == AccountRequestKind.NEW:
+        emails.email_account_issued(user, token)
+    else:
+        emails.email_account_reactivated(user, token)
+    record_event(
+        action=action,
+        request=request,
+        actor=actor,
+        target_user=user,
+        organisation=user.organisation,
+        data={"request_id": account_request.pk, "requested_by": account_request.requested_by_id},
+    )
+    return user, token
+
+
+@transaction.atomic
+def account_request_reject(
+    *, account_request: AccountRequest, actor: User, reason: str, request: HttpRequest | None = None
+) -> AccountRequest:
+    _require_admin(actor)
+    reason = _require_reason(reason)
+    account_request = _lock_pending(account_request)
+    account_request.status = AccountRequestStatus.REJECTED
+    account_request.decided_by = actor
+    account_request.decided_at = timezone.now()
+    account_request.decision_reason = reason
+    account_request.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+    record_event(
+        action="account.request_rejected",
+        request=request,
+        actor=actor,
+        target_user=account_request.target_user,
+        organisation=account_request.organisation,
+        data={"request_id": account_request.pk, "kind": account_request.kind, "reason": reason},
+    )
+    return account_request
+
+
+# --- activation -------------------------------------------------------------------------------------------------
+
+
+def activation_link_issue(*, user: User) -> str:
+    """A new one-time link; any earlier unused link of the person stops working."""
+    now = timezone.now()
+    ActivationLink.objects.filter(user=user, used_at__isnull=True, revoked_at__isnull=True).update(revoked_at=now)
+    token = secrets.token_urlsafe(32)
+    ActivationLink.objects.create(
+        user=user,
+        token_hash=_token_hash(token),
+        expires_at=now + timedelta(hours=settings.ACCOUNT_ACTIVATION_LINK_HOURS),
+    )
+    return token
+
+
+@transaction.atomic
+def account_activation_resend(*, user: User, actor: User, request: HttpRequest | None = None) -> str:
+    """For a person who lost or let expire their link while still INVITED."""
+    _require_manager_of(actor, user)
+    if user.status != AccountStatus.INVITED:
+        raise ValidationError(_("招待中のアカウントではありません。"), code="not_invited")
+    token = activation_link_issue(user=user)
+    emails.email_account_issued(user, token)
+    record_event(action="account.activation_link_resent", request=request, actor=actor, target_user=user)
+    return token
+
+
+def activation_link_find(token: str) -> ActivationLink | None:
+    """The link if it can still be used (unused, unrevoked, unexpired, for an INVITED person)."""
+    link = ActivationLink.objects.select_related("user").filter(token_hash=_token_hash(token)).first()
+    if link is None or not link.is_usable() or link.user.status != AccountStatus.INVITED:
+        return None
+    return link
+
+
+@transaction.atomic
+def account_password_set_from_link(*, token: str, password: str, request: HttpRequest | None = None) -> User:
+    """Step one of activation: the link is consumed and the person's own password is set."""
+    link = ActivationLink.objects.select_for_update().filter(token_hash=_token_hash(token)).first()
+    if link is None or not link.is_usable():
+        raise ValidationError(_("このリンクは無効か、期限切れか、既に使用されています。"), code="link_invalid")
+    user = User.objects.select_for_update().get(pk=link.user_id)
+    if user.status != AccountStatus.INVITED:
+        raise ValidationError(_("このリンクは無効か、期限切れか、既に使用されています。"), code="link_invalid")
+    validate_password(password, user)
+    link.used_at = timezone.now()
+    link.save(update_fields=["used_at"])
+    user.set_password(password)
+    user.password_changed_at = timezone.now()
+    user.save(update_fields=["password", "password_changed_at"])
+    record_event(action="account.password_set", request=request, actor=user, target_user=user)
+    return user
+
+
+@transaction.atomic
+def account_activate(*, user: User, request: HttpRequest | None = None) -> User:
+    """Last step of onboarding: password set, TOTP confirmed and current terms accepted → ACTIVE."""
+    from accounts.models import TermsAcceptance
+    from accounts.terms import terms_current
+
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if user.status != AccountStatus.INVITED:
+        raise ValidationError(_("招待中のアカウントではありません。"), code="not_invited")
+    if not user.has_usable_password() or not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        raise ValidationError(_("パスワードと認証アプリの登録が必要です。"), code="incomplete")
+    if not TermsAcceptance.objects.filter(user=user, terms=terms_current()).exists():
+        raise ValidationError(_("利用規約への同意が必要です。"), code="terms_required")
+    now = timezone.now()
+    user.activated_at = now
+    user.last_activity_at = now
+    user.save(update_fields=["activated_at", "last_activity_at"])
+    _set_status(user, AccountStatus.ACTIVE, _("利用開始"))
+    record_event(action="account.activated", request=request, actor=user, target_user=user)
+    return user
+
+
+# --- suspension, reactivation, retirement -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def account_suspend(
+    *,
+    user: User,
+    reason: str,
+    actor: User | None,
+    cause: str = SuspensionCause.OFFICER,
+    request: HttpRequest | None = None,
+) -> User:
+    """Suspend at once; every session of the person ends on its next request. `actor=None` only for the system."""
+    reason = _require_reason(reason)
+    if actor is not None:
+        _require_manager_of(actor, user)
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if user.status not in (AccountStatus.ACTIVE, AccountStatus.INVITED):
+        raise ValidationError(_("このアカウントは停止できる状態ではありません。"), code="not_suspendable")
+    _set_status(user, AccountStatus.SUSPENDED, reason)
+    ActivationLink.objects.filter(user=user, used_at__isnull=True, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    sessions_end_all(user=user, reason="suspended")
+    emails.email_account_suspended(user, reason)
+    record_event(
+        action="account.suspended",
+        request=request,
+        actor=actor,
+        target_user=user,
+        organisation=user.organisation,
+        data={"cause": cause, "reason": reason},
+    )
+    return user
+
+
+@transaction.atomic
+def account_retire(*, user: User, reason: str, actor: User, request: HttpRequest | None = None) -> User:
+    """The person left: the account is closed for good. Its e-mail stays taken, so the ID is never reissued."""
+    reason = _require_reason(reason)
+    _require_manager_of(actor, user)
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if user.status == AccountStatus.RETIRED:
+        raise ValidationError(_("このアカウントは既に廃止されています。"), code="already_retired")
+    _set_status(user, AccountStatus.RETIRED, reason)
+    user.set_unusable_password()
+    user.is_staff = False
+    user.save(update_fields=["password", "is_staff"])
+    TOTPDevice.objects.filter(user=user).delete()
+    StaticDevice.objects.filter(user=user).delete()
+    ActivationLink.objects.filter(user=user, used_at__isnull=True, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    AccountRequest.objects.filter(target_user=user, status=AccountRequestStatus.PENDING).update(
+        status=AccountRequestStatus.REJECTED, decided_at=timezone.now(), decision_reason=_("アカウント廃止")
+    )
+    sessions_end_all(user=user, reason="retired")
+    record_event(
+        action="account.retired",
+        request=request,
+        actor=actor,
+        target_user=user,
+        organisation=user.organisation,
+        data={"reason": reason},
+    )
+    return user

@@ -1,0 +1,86 @@
+"""Authenticator enrolment and recovery codes.
+
+A person holds exactly one confirmed TOTP device. Enrolment creates an unconfirmed device whose id is
+kept in the session; one correct code confirms it. Enrolment is only reachable from an activation link
+session (onboarding) or, for a signed-in person, right after re-entering the password (re-enrolment).
+"""
+
+from __future__ import annotations
+
+import segno
+from django.db import transaction
+from django.http import HttpRequest
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.models import User
+from accounts.sessions import session_end_others
+from audit.events import record_event
+
+ENROL_DEVICE_KEY = "mfa_enrol_device_id"
+RECOVERY_CODE_COUNT = 10
+
+
+def totp_enrol_start(request: HttpRequest, *, user: User) -> TOTPDevice:
+    """Reuse this session's pending device (a reload must not change the secret) or create one."""
+    device_id = request.session.get(ENROL_DEVICE_KEY)
+    device = TOTPDevice.objects.filter(pk=device_id, user=user, confirmed=False).first() if device_id else None
+    if device is None:
+        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+        device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+        request.session[ENROL_DEVICE_KEY] = device.pk
+    return device
+
+
+def totp_qr_svg(device: TOTPDevice) -> str:
+    """The otpauth:// URL as an inline SVG (CSP forbids inline script; inline SVG needs none)."""
+    return segno.make(device.config_url, error="m").svg_inline(scale=4, dark="#000", light="#fff")
+
+
+def totp_secret_text(device: TOTPDevice) -> str:
+    from base64 import b32encode
+
+    secret = b32encode(device.bin_key).decode()
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+
+
+@transaction.atomic
+def totp_enrol_confirm(request: HttpRequest, *, user: User, code: str) -> TOTPDevice | None:
+    """Confirm the pending device with one code; it replaces any earlier device of the person."""
+    device_id = request.session.get(ENROL_DEVICE_KEY)
+    device = (
+        TOTPDevice.objects.select_for_update().filter(pk=device_id, user=user, confirmed=False).first()
+        if device_id
+        else None
+    )
+    if device is None or not device.verify_token("".join((code or "").split())):
+        record_event(action="mfa.enrol_failed", request=request, actor=user, target_user=user)
+        return None
+    replaced = TOTPDevice.objects.filter(user=user, confirmed=True).exclude(pk=device.pk).delete()[0]
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    request.session.pop(ENROL_DEVICE_KEY, None)
+    record_event(
+        action="mfa.enrolled" if not replaced else "mfa.reenrolled",
+        request=request,
+        actor=user,
+        target_user=user,
+        data={"device": device.persistent_id},
+    )
+    return device
+
+
+@transaction.atomic
+def recovery_codes_regenerate(*, user: User, request: HttpRequest | None = None) -> list[str]:
+    """New one-time recovery codes; earlier ones stop working. Shown once, never again."""
+    device, _created = StaticDevice.objects.get_or_create(user=user, name="recovery", defaults={"confirmed": True})
+    StaticDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+    device.token_set.all().delete()
+    codes = [StaticToken.random_token() for _ in range(RECOVERY_CODE_COUNT)]
+    StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])
+    record_event(action="mfa.recovery_codes_generated", request=request, actor=user, target_user=user)
+    return codes
+
+
+def device_changed_end_other_sessions(request: HttpRequest, *, user: User) -> None:
+    session_end_others(user=user, request=request, reason="device_changed")

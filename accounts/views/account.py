@@ -1,0 +1,128 @@
+"""The person's own pages: home, password, authenticator, recovery codes, sessions."""
+
+from __future__ import annotations
+
+import time
+
+import django_otp
+from django.contrib import messages
+from django.contrib.auth.signals import user_login_failed
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.forms import ChangePasswordForm, CodeStepForm, ConfirmPasswordForm
+from accounts.mfa import (
+    recovery_codes_regenerate,
+    totp_enrol_confirm,
+    totp_enrol_start,
+    totp_qr_svg,
+    totp_secret_text,
+)
+from accounts.models import AccountRequest, AccountRequestStatus
+from accounts.permissions import signed_in
+from accounts.sessions import session_end_others, sessions_active, sessions_recent
+from audit.events import record_event
+
+REENROL_KEY = "mfa_reenrol_at"
+REENROL_SECONDS = 10 * 60
+
+
+def _confirm_password(request: HttpRequest) -> ConfirmPasswordForm:
+    form = ConfirmPasswordForm(request.POST or None, user=request.user)
+    if request.method == "POST" and not form.is_valid() and "password" in form.errors:
+        # A wrong password here counts toward the same lockout as at sign-in.
+        user_login_failed.send(sender=__name__, credentials={"username": request.user.email}, request=request)
+    return form
+
+
+@signed_in()
+def home(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    pending = 0
+    if user.is_system_admin:
+        pending = AccountRequest.objects.filter(status=AccountRequestStatus.PENDING).count()
+    return render(request, "accounts/home.html", {"recent": sessions_recent(user), "pending_requests": pending})
+
+
+@signed_in()
+def account(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "accounts/account.html",
+        {
+            "active_sessions": sessions_active(request.user),
+            "current_session_id": request.session.get("user_session_id"),
+        },
+    )
+
+
+@signed_in()
+def password_change(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    form = ChangePasswordForm(request.POST or None, user=user)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            user.set_password(form.cleaned_data["new_password1"])
+            user.password_changed_at = timezone.now()
+            user.save(update_fields=["password", "password_changed_at"])
+            session_end_others(user=user, request=request, reason="password_changed")
+            record_event(action="account.password_changed", request=request, actor=user, target_user=user)
+        messages.success(request, _("パスワードを変更しました。他の端末のセッションは終了しました。"))
+        return redirect("accounts:account")
+    return render(request, "accounts/password_change.html", {"form": form})
+
+
+@signed_in()
+def authenticator_reenrol(request: HttpRequest) -> HttpResponse:
+    """Re-enrolment: the password first, then a new device within ten minutes."""
+    user = request.user
+    started = request.session.get(REENROL_KEY)
+    if started is None or time.time() - started > REENROL_SECONDS:
+        form = _confirm_password(request)
+        if request.method == "POST" and form.is_valid():
+            request.session[REENROL_KEY] = time.time()
+            return redirect("accounts:authenticator_reenrol")
+        return render(request, "accounts/confirm_password.html", {"form": form, "purpose": _("認証アプリの再登録")})
+    device = totp_enrol_start(request, user=user)
+    form = CodeStepForm(request.POST or None)
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        confirmed = totp_enrol_confirm(request, user=user, code=form.cleaned_data["code"])
+        if confirmed is not None:
+            request.session.pop(REENROL_KEY, None)
+            django_otp.login(request, confirmed)
+            session_end_others(user=user, request=request, reason="device_changed")
+            messages.success(request, _("認証アプリを再登録しました。他の端末のセッションは終了しました。"))
+            return redirect("accounts:account")
+        error = _("認証コードが正しくありません。")
+    return render(
+        request,
+        "accounts/authenticator.html",
+        {"form": form, "error": error, "qr_svg": totp_qr_svg(device), "secret": totp_secret_text(device)},
+        status=400 if error else 200,
+    )
+
+
+@signed_in()
+def recovery_codes(request: HttpRequest) -> HttpResponse:
+    form = _confirm_password(request)
+    if request.method == "POST" and form.is_valid():
+        codes = recovery_codes_regenerate(user=request.user, request=request)
+        return render(
+            request, "accounts/recovery_codes.html", {"codes": codes, "next_url": reverse("accounts:account")}
+        )
+    return render(request, "accounts/confirm_password.html", {"form": form, "purpose": _("リカバリーコードの再発行")})
+
+
+@signed_in()
+@require_POST
+def sessions_end_others_view(request: HttpRequest) -> HttpResponse:
+    ended = session_end_others(user=request.user, request=request)
+    record_event(action="session.ended_others", request=request, actor=request.user, data={"count": ended})
+    messages.success(request, _("他の端末のセッションを終了しました。"))
+    return redirect("accounts:account")

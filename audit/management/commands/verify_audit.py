@@ -1,0 +1,49 @@
+"""manage.py verify_audit [--from DATE] [--to DATE]: walk a period against its seals.
+
+Exits 1 and names the first altered, inserted or removed record (and every unsealed gap) when the
+trail does not verify. Dates are JST calendar days; --to is inclusive. Default: the last 7 days.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from audit.sealing import verify
+
+JST = ZoneInfo("Asia/Tokyo")
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"not a date (YYYY-MM-DD): {text}") from None
+
+
+class Command(BaseCommand):
+    help = "Verify the audit trail of a period against its hash-chained seals."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--from", dest="start", type=_day)
+        parser.add_argument("--to", dest="end", type=_day)
+
+    def handle(self, *args: Any, start: date | None, end: date | None, **options: Any) -> None:
+        today = timezone.localdate(timezone.now(), JST)
+        end = end or today
+        start = start or end - timedelta(days=7)
+        period_from = datetime.combine(start, time(), JST)
+        period_to = datetime.combine(end + timedelta(days=1), time(), JST)
+        result = verify(period_from, period_to)
+        if result.ok:
+            self.stdout.write(f"OK: {result.records_checked} records from {start} to {end} verify against their seals.")
+            return
+        self.stdout.write(f"FAILED: {len(result.problems)} problem(s) in {result.records_checked} records checked.")
+        self.stdout.write(f"First: {result.first_problem}")
+        for problem in result.problems[1:20]:
+            self.stdout.write(f"  {problem}")
+        raise CommandError("the audit trail does not verify")

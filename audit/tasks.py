@@ -1,0 +1,43 @@
+"""Scheduled audit jobs (exactly one beat; each job is idempotent anyway). Thin: each calls a service."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.utils import timezone
+
+from audit import inspection, partitions, sealing
+
+
+@shared_task
+def seal_pending() -> int:
+    return sealing.seal_pending()
+
+
+@shared_task
+def maintain_partitions() -> list[str]:
+    created = partitions.ensure_ahead()
+    partitions.drop_expired()
+    return created
+
+
+@shared_task
+def verify_recent() -> bool:
+    now = timezone.now()
+    return sealing.verify(now - timedelta(days=2), now).ok
+
+
+@shared_task
+def run_inspection(run_id: int) -> None:
+    inspection.inspection_execute(run_id=run_id)
+
+
+@shared_task
+def inspect_previous_month() -> int:
+    return inspection.inspection_schedule_previous_month().pk
+
+
+@shared_task
+def inspect_previous_fiscal_year() -> int:
+    return inspection.inspection_schedule_previous_fiscal_year().pk

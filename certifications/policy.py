@@ -1,0 +1,196 @@
+"""THE visibility policy: which facilities (scope) and which fields (groups) each role may see.
+
+One table, `POLICY`, rendered into docs/visibility.md by `manage.py render_visibility_doc` and tested
+exhaustively. Everything that shows facility data reads it through `Facility.objects.visible_to(user)`
+(scope_filter below) and `allowed_fields(user)`; a field not allowed is never selected from the database.
+
+Additions to the DESIGN matrix, each placed in the group whose rule fits it:
+- `scheme` (FIT/FIP) and `supply_area` sit with the basic identification fields (every facility role).
+- `operator_phone` (事業者の電話番号 in the public list) sits with the personal data of the operator.
+- `planned_operation_on`, `operation_reported_month`, `status` sit with the dates and lapse information.
+- `disposal_reserve_*` (廃棄費用の積立) sit with the procurement terms of the generation business.
+- `other_parcel_count` and `sites` (all 所在地) sit with the site address.
+- `self_sustained_operation`, `power_outlet` sit with the equipment details.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import AccountStatus, OrganisationKind
+
+
+class Scope(enum.Enum):
+    ALL = "all"
+    AREA = "area"  # own supply area
+    JURISDICTION = "jurisdiction"  # own prefecture or municipality (any of the facility's sites)
+    OWN = "own"  # facilities of the person's own organisation
+    NONE = "none"
+
+
+SCOPE_LABELS: dict[Scope, Promise] = {
+    Scope.ALL: _("全設備"),
+    Scope.AREA: _("自社の供給区域のみ"),
+    Scope.JURISDICTION: _("自らの管轄区域のみ"),
+    Scope.OWN: _("自らの設備のみ"),
+    Scope.NONE: _("なし"),
+}
+
+
+@dataclass(frozen=True)
+class FieldGroup:
+    key: str
+    label: Promise
+    fields: tuple[str, ...]
+
+
+# Field groups, in the order of the DESIGN matrix rows. Field names are Facility model fields, except
+# `sites` (the FacilitySite rows). These names are what audit.disclosure.disclose() receives.
+GROUPS: tuple[FieldGroup, ...] = (
+    FieldGroup(
+        "basic",
+        _("設備ID・電源種別・設備容量・発電所名称・制度・供給区域"),
+        ("facility_id", "power_source", "capacity_kw", "plant_name", "scheme", "supply_area"),
+    ),
+    FieldGroup("operator_name", _("事業者名"), ("operator_name",)),
+    FieldGroup(
+        "operator_personal",
+        _("設置者名（代表者名）・事業者住所・電話番号（個人情報）"),
+        ("representative_name", "operator_address", "operator_phone"),
+    ),
+    FieldGroup("operator_status", _("規定法人該当性・申請年月日"), ("specified_corporation", "application_date")),
+    FieldGroup(
+        "dates",
+        _("認定年月日・運転開始・失効に係る情報"),
+        (
+            "certified_on",
+            "change_certified_on",
+            "planned_operation_on",
+            "operation_start_on",
+            "operation_reported_month",
+            "status",
+            "lapse_deadline",
+        ),
+    ),
+    FieldGroup(
+        "procurement",
+        _("調達価格・調達期間満了年月・接続契約締結日・配線区分"),
+        (
+            "procurement_price",
+            "procurement_end_month",
+            "connection_contract_on",
+            "wiring",
+            "disposal_reserve_method",
+            "disposal_reserve_status",
+        ),
+    ),
+    FieldGroup(
+        "site",
+        _("設置場所"),
+        ("prefecture_code", "municipality_code", "site_address", "other_parcel_count", "sites"),
+    ),
+    FieldGroup(
+        "equipment",
+        _("パネル容量・メーカー・型式・設置形態"),
+        (
+            "panel_capacity_kw",
+            "panel_maker",
+            "panel_model",
+            "installation_form",
+            "self_sustained_operation",
+            "power_outlet",
+        ),
+    ),
+)
+
+GROUP_BY_KEY = {group.key: group for group in GROUPS}
+ALL_FIELDS: tuple[str, ...] = tuple(field for group in GROUPS for field in group.fields)
+RELATED_FIELDS = frozenset({"sites"})  # not a column of Facility
+
+_EVERYTHING = frozenset(GROUP_BY_KEY)
+
+
+@dataclass(frozen=True)
+class RolePolicy:
+    scope: Scope
+    groups: frozenset[str]
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(field for group in GROUPS if group.key in self.groups for field in group.fields)
+
+
+# THE TABLE. Keys are organisation kinds (a person's role); a kind that is missing here sees nothing.
+POLICY: dict[str, RolePolicy] = {
+    OrganisationKind.AGENCY: RolePolicy(Scope.ALL, _EVERYTHING),
+    OrganisationKind.BUREAU: RolePolicy(Scope.ALL, _EVERYTHING),
+    OrganisationKind.DESIGNATED: RolePolicy(Scope.ALL, _EVERYTHING),
+    OrganisationKind.GRID: RolePolicy(
+        Scope.AREA, frozenset({"basic", "operator_name", "dates", "procurement", "site"})
+    ),
+    OrganisationKind.LOCAL_GOV: RolePolicy(
+        Scope.JURISDICTION, frozenset({"basic", "operator_name", "dates", "site", "equipment"})
+    ),
+    OrganisationKind.OPERATOR: RolePolicy(Scope.OWN, _EVERYTHING),
+    OrganisationKind.CONTRACTOR: RolePolicy(Scope.NONE, frozenset()),
+}
+
+NOTHING = RolePolicy(Scope.NONE, frozenset())
+
+
+def policy_for(user: Any) -> RolePolicy:
+    """The person's policy; NOTHING for anyone not signed in, not active, or in an inactive organisation."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return NOTHING
+    if getattr(user, "status", None) != AccountStatus.ACTIVE:
+        return NOTHING
+    organisation = getattr(user, "organisation", None)
+    if organisation is None or not organisation.is_active:
+        return NOTHING
+    return POLICY.get(organisation.kind, NOTHING)
+
+
+def allowed_fields(user: Any) -> tuple[str, ...]:
+    """Policy field names the person may see, in display order (empty: no facility data at all)."""
+    policy = policy_for(user)
+    return () if policy.scope is Scope.NONE else policy.fields
+
+
+def allowed_columns(user: Any) -> tuple[str, ...]:
+    """The Facility columns that may be selected for the person (allowed fields less related ones)."""
+    return tuple(field for field in allowed_fields(user) if field not in RELATED_FIELDS)
+
+
+def scope_filter(user: Any) -> Q | None:
+    """The Q that limits Facility rows to the person's scope, or None when they may see no facility."""
+    from certifications.models import FacilitySite
+
+    policy = policy_for(user)
+    organisation = getattr(user, "organisation", None)
+    if policy.scope is Scope.ALL:
+        return Q()
+    if policy.scope is Scope.AREA:
+        return Q(supply_area=organisation.supply_area) if organisation.supply_area else None
+    if policy.scope is Scope.OWN:
+        return Q(organisation_id=organisation.pk)
+    if policy.scope is Scope.JURISDICTION:
+        code = organisation.jurisdiction_code
+        if len(code) == 2 and code.isdigit():
+            sites = FacilitySite.objects.filter(facility=OuterRef("pk"), prefecture_code=code)
+        elif len(code) == 6 and code.isdigit():
+            sites = FacilitySite.objects.filter(facility=OuterRef("pk"), municipality_code=code)
+        else:
+            return None
+        return Q(Exists(sites))
+    return None
+
+
+def matrix() -> list[tuple[FieldGroup, dict[str, bool]]]:
+    """Rows of the rendered matrix: each group and, per role, whether it is visible."""
+    return [(group, {kind: group.key in POLICY[kind].groups for kind in POLICY}) for group in GROUPS]

@@ -1,0 +1,237 @@
+"""The facility search: filters, sort whitelist and keyset pagination, limited to what the policy allows.
+
+A filter or sort is offered and applied only when the person may see the field it reads; a query parameter
+naming anything else is ignored. Pages are keyset ("after this row"), fetching page_size + 1 rows to know
+whether a next page exists, so no page ever counts the whole scope.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import forms
+from django.db.models import BooleanField, Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.utils.translation import gettext_lazy as _
+
+from certifications import policy
+from certifications.models import Facility, FacilityStatus, PowerSource, Scheme
+from certifications.municipalities import is_municipality_code
+from renergy.geography import PREFECTURE_CHOICES, SupplyArea
+
+PAGE_SIZE = 50
+
+# Columns of the list page, in order (each shown only if allowed).
+LIST_FIELDS: tuple[str, ...] = (
+    "facility_id",
+    "plant_name",
+    "operator_name",
+    "power_source",
+    "capacity_kw",
+    "prefecture_code",
+    "municipality_code",
+    "certified_on",
+    "status",
+    "scheme",
+    "supply_area",
+)
+
+# Sort key -> (column, descending). Only NOT NULL columns, each with an index ending in facility_id.
+SORTS: dict[str, tuple[str, bool]] = {
+    "facility_id": ("facility_id", False),
+    "capacity_kw": ("capacity_kw", False),
+    "-capacity_kw": ("capacity_kw", True),
+    "certified_on": ("certified_on", False),
+    "-certified_on": ("certified_on", True),
+}
+SORT_LABELS = {
+    "facility_id": _("設備ID順"),
+    "capacity_kw": _("設備容量の小さい順"),
+    "-capacity_kw": _("設備容量の大きい順"),
+    "certified_on": _("認定日の古い順"),
+    "-certified_on": _("認定日の新しい順"),
+}
+DEFAULT_SORT = "facility_id"
+
+# Form field -> the policy field it reads (the filter exists only when that field is allowed).
+FILTER_FIELDS: dict[str, str] = {
+    "area": "supply_area",
+    "pref": "prefecture_code",
+    "muni": "municipality_code",
+    "source": "power_source",
+    "cap_min": "capacity_kw",
+    "cap_max": "capacity_kw",
+    "cert_from": "certified_on",
+    "cert_to": "certified_on",
+    "status": "status",
+    "scheme": "scheme",
+}
+
+
+def _blank(choices: Iterable[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    return [("", _("すべて")), *choices]
+
+
+class FacilitySearchForm(forms.Form):
+    """GET form; built per person so that only allowed filters and sorts exist at all."""
+
+    q = forms.CharField(label=_("発電所名・事業者名"), required=False, max_length=100)
+    area = forms.ChoiceField(label=_("供給区域"), required=False, choices=_blank(SupplyArea.choices))
+    pref = forms.ChoiceField(label=_("都道府県"), required=False, choices=_blank(PREFECTURE_CHOICES))
+    muni = forms.CharField(
+        label=_("市区町村コード"), required=False, max_length=6, help_text=_("全国地方公共団体コード（6桁）")
+    )
+    source = forms.ChoiceField(label=_("電源種別"), required=False, choices=_blank(PowerSource.choices))
+    cap_min = forms.DecimalField(
+        label=_("設備容量（kW）下限"), required=False, min_value=0, max_digits=12, decimal_places=3
+    )
+    cap_max = forms.DecimalField(
+        label=_("設備容量（kW）上限"), required=False, min_value=0, max_digits=12, decimal_places=3
+    )
+    cert_from = forms.DateField(
+        label=_("認定日（から）"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    cert_to = forms.DateField(label=_("認定日（まで）"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    status = forms.ChoiceField(label=_("認定状況"), required=False, choices=_blank(FacilityStatus.choices))
+    scheme = forms.ChoiceField(label=_("FIT/FIP"), required=False, choices=_blank(Scheme.choices))
+    sort = forms.ChoiceField(label=_("並び順"), required=False)
+
+    def __init__(self, data: Any, *, allowed: Iterable[str]) -> None:
+        super().__init__(data)
+        allowed = set(allowed)
+        self.allowed = allowed
+        for name, field in FILTER_FIELDS.items():
+            if field not in allowed:
+                del self.fields[name]
+        if not allowed & {"plant_name", "operator_name"}:
+            del self.fields["q"]
+        self.fields["sort"].choices = [(key, label) for key, label in SORT_LABELS.items() if SORTS[key][0] in allowed]
+
+    def clean_muni(self) -> str:
+        code = self.cleaned_data.get("muni", "")
+        if code and not is_municipality_code(code):
+            raise forms.ValidationError(_("全国地方公共団体コード（6桁）を入力してください。"))
+        return code
+
+    @property
+    def sort_key(self) -> str:
+        key = self.cleaned_data.get("sort") if hasattr(self, "cleaned_data") else None
+        return key if key in SORTS and SORTS[key][0] in self.allowed else DEFAULT_SORT
+
+
+def search_queryset(user: Any, form: FacilitySearchForm) -> QuerySet[Facility]:
+    """The person's scope narrowed by the valid, allowed filters (invalid ones are shown as errors, not applied)."""
+    form.is_valid()
+    data = getattr(form, "cleaned_data", {})
+    queryset = Facility.objects.visible_to(user)
+    lookups = {
+        "area": "supply_area",
+        "pref": "prefecture_code",
+        "muni": "municipality_code",
+        "source": "power_source",
+        "cap_min": "capacity_kw__gte",
+        "cap_max": "capacity_kw__lte",
+        "cert_from": "certified_on__gte",
+        "cert_to": "certified_on__lte",
+        "status": "status",
+        "scheme": "scheme",
+    }
+    conditions = {
+        lookups[name]: data[name] for name in lookups if name in form.fields and data.get(name) not in (None, "")
+    }
+    queryset = queryset.filter(**conditions)
+    text = (data.get("q") or "").strip()
+    if text and "q" in form.fields:
+        text_q = Q()
+        for column in ("plant_name", "operator_name"):
+            if column in form.allowed:
+                text_q |= Q(**{f"{column}__icontains": text})
+        queryset = queryset.filter(text_q)
+    return queryset
+
+
+@dataclass
+class Cursor:
+    value: Any
+    facility_id: str
+
+    def encode(self, column: str) -> str:
+        if column == "facility_id":
+            return self.facility_id
+        return f"{self.value}~{self.facility_id}"
+
+
+def parse_cursor(raw: str, column: str) -> Cursor | None:
+    """A cursor from the `after` parameter, or None (first page) when it does not parse."""
+    if not raw or len(raw) > 80:
+        return None
+    if column == "facility_id":
+        return Cursor(raw, raw)
+    value, _sep, facility_id = raw.partition("~")
+    if not facility_id:
+        return None
+    try:
+        parsed: Any = Decimal(value) if column == "capacity_kw" else datetime.date.fromisoformat(value)
+    except (InvalidOperation, ValueError):
+        return None
+    if isinstance(parsed, Decimal) and not parsed.is_finite():
+        return None
+    return Cursor(parsed, facility_id)
+
+
+def ordered(queryset: QuerySet[Facility], sort_key: str) -> QuerySet[Facility]:
+    column, descending = SORTS[sort_key]
+    if column == "facility_id":
+        return queryset.order_by("-facility_id" if descending else "facility_id")
+    prefix = "-" if descending else ""
+    return queryset.order_by(f"{prefix}{column}", f"{prefix}facility_id")
+
+
+def after(queryset: QuerySet[Facility], sort_key: str, cursor: Cursor | None) -> QuerySet[Facility]:
+    """Rows strictly after the cursor in the sort order, as a row-value comparison that the
+    (column, facility_id) index answers with a range scan."""
+    if cursor is None:
+        return queryset
+    column, descending = SORTS[sort_key]
+    if column == "facility_id":
+        lookup = "facility_id__lt" if descending else "facility_id__gt"
+        return queryset.filter(**{lookup: cursor.facility_id})
+    table = Facility._meta.db_table
+    operator = "<" if descending else ">"
+    # `column` comes from the SORTS whitelist, never from the request.
+    condition = RawSQL(  # noqa: S611 - identifiers from the whitelist, values bound as parameters
+        f'("{table}"."{column}", "{table}"."facility_id") {operator} (%s, %s)',
+        (cursor.value, cursor.facility_id),
+        output_field=BooleanField(),
+    )
+    return queryset.filter(condition)
+
+
+@dataclass
+class Page:
+    rows: list[dict[str, Any]]
+    fields: tuple[str, ...]
+    next_cursor: str | None
+
+
+def search_page(user: Any, form: FacilitySearchForm, *, after_raw: str = "", page_size: int = PAGE_SIZE) -> Page:
+    """One page of the search with the allowed list columns."""
+    allowed = policy.allowed_fields(user)
+    fields = tuple(field for field in LIST_FIELDS if field in allowed)
+    if not fields:
+        return Page([], (), None)
+    queryset = search_queryset(user, form)
+    sort_key = form.sort_key
+    column, _descending = SORTS[sort_key]
+    queryset = after(ordered(queryset, sort_key), sort_key, parse_cursor(after_raw, column))
+    rows = list(queryset.values(*fields)[: page_size + 1])
+    next_cursor = None
+    if len(rows) > page_size:
+        rows = rows[:page_size]
+        last = rows[-1]
+        next_cursor = Cursor(last[column], last["facility_id"]).encode(column)
+    return Page(rows, fields, next_cursor)

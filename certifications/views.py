@@ -1,0 +1,126 @@
+"""Facility pages: search/list, detail, CSV/XLSX export, import upload. Thin: the rules live in
+policy.py (who sees what), selectors.py / search.py (reading), exports.py, limits.py and importers.py."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+
+from accounts.models import OrganisationKind
+from accounts.permissions import FACILITY_ROLES, signed_in
+from audit.disclosure import disclose
+from certifications import exports, limits, policy
+from certifications.forms import ImportUploadForm
+from certifications.models import ImportJob, UsageKind
+from certifications.presentation import detail_sections, display_rows, field_label
+from certifications.search import FacilitySearchForm, search_page, search_queryset
+from certifications.selectors import get_visible_facility_or_404
+from certifications.services import import_job_create
+
+IMPORT_ROLES = (OrganisationKind.AGENCY, OrganisationKind.BUREAU)
+
+
+def _query_without(request: HttpRequest, *names: str) -> str:
+    params = request.GET.copy()
+    for name in names:
+        params.pop(name, None)
+    return params.urlencode()
+
+
+@signed_in(*FACILITY_ROLES)
+def facility_list(request: HttpRequest) -> HttpResponse:
+    allowed = policy.allowed_fields(request.user)
+    form = FacilitySearchForm(request.GET or None, allowed=allowed)
+    page = search_page(request.user, form, after_raw=request.GET.get("after", ""))
+    disclose(request, facility_ids=[row["facility_id"] for row in page.rows], fields=list(page.fields), kind="list")
+    return render(
+        request,
+        "certifications/list.html",
+        {
+            "form": form,
+            "headers": [field_label(field) for field in page.fields],
+            "rows": display_rows(page.rows, page.fields),
+            "next_cursor": page.next_cursor,
+            "query": _query_without(request, "after"),
+            "has_data_access": bool(allowed),
+            "export_fields": [(field, field_label(field)) for field in allowed],
+        },
+    )
+
+
+@signed_in(*FACILITY_ROLES)
+def facility_detail(request: HttpRequest, facility_id: str) -> HttpResponse:
+    facility = get_visible_facility_or_404(request.user, facility_id, request=request)
+    if not limits.usage_reserve(user=request.user, kind=UsageKind.DETAIL, amount=1, request=request):
+        return _limit_page(request, UsageKind.DETAIL)
+    disclose(request, facility_ids=[facility.facility_id], fields=list(facility.fields), kind="detail")
+    return render(
+        request,
+        "certifications/detail.html",
+        {"facility": facility, "sections": detail_sections(facility)},
+    )
+
+
+def _limit_page(request: HttpRequest, kind: str) -> HttpResponse:
+    return render(
+        request,
+        "certifications/limit.html",
+        {"kind": kind, "limit": limits.daily_limit(kind)},
+        status=429,
+    )
+
+
+def _export(request: HttpRequest, fmt: str) -> HttpResponse:
+    allowed = policy.allowed_fields(request.user)
+    form = FacilitySearchForm(request.GET or None, allowed=allowed)
+    queryset = search_queryset(request.user, form)
+    fields = exports.export_fields(request.user, request.GET.getlist("cols"))
+    cap = int(settings.FACILITY_EXPORT_MAX_ROWS)
+    # Bounded count: never more than cap + 1 rows are counted, whatever the scope's size.
+    rows = queryset[: cap + 1].count() if fields else 0
+    if rows > cap:
+        return render(request, "certifications/export_too_large.html", {"cap": cap}, status=400)
+    if rows and not limits.usage_reserve(user=request.user, kind=UsageKind.EXPORT_ROWS, amount=rows, request=request):
+        return _limit_page(request, UsageKind.EXPORT_ROWS)
+    if fmt == "csv":
+        stream = exports.csv_stream(request, queryset, sort_key=form.sort_key, fields=fields, limit=rows)
+        response = StreamingHttpResponse(stream, content_type="text/csv; charset=utf-8")
+    else:
+        stream = exports.xlsx_stream(request, queryset, sort_key=form.sort_key, fields=fields, limit=rows)
+        response = StreamingHttpResponse(
+            stream, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        )
+    response["Content-Disposition"] = f'attachment; filename="facilities.{fmt}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@signed_in(*FACILITY_ROLES)
+def facility_export_csv(request: HttpRequest) -> HttpResponse:
+    return _export(request, "csv")
+
+
+@signed_in(*FACILITY_ROLES)
+def facility_export_xlsx(request: HttpRequest) -> HttpResponse:
+    return _export(request, "xlsx")
+
+
+@signed_in(*IMPORT_ROLES)
+def import_upload(request: HttpRequest) -> HttpResponse:
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            job = import_job_create(user=request.user, upload=form.cleaned_data["file"])
+        messages.success(request, _("取込を開始しました。"))
+        return redirect("certifications:import_job", pk=job.pk)
+    return render(request, "certifications/import_upload.html", {"form": form})
+
+
+@signed_in(*IMPORT_ROLES)
+def import_job(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(ImportJob, pk=pk)
+    return render(request, "certifications/import_job.html", {"job": job})
