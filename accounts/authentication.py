@@ -49,7 +49,6 @@ class Outcome(enum.Enum):
     LOCKED = "locked"
     NOT_ACTIVATED = "not_activated"
     IP_REFUSED = "ip_refused"
-    EXPIRED = "expired"
 
 
 @dataclass(frozen=True)

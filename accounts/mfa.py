@@ -7,6 +7,8 @@ session (onboarding) or, for a signed-in person, right after re-entering the pas
 
 from __future__ import annotations
 
+from base64 import b32encode
+
 import segno
 from django.db import transaction
 from django.http import HttpRequest
@@ -14,7 +16,6 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
-from accounts.sessions import session_end_others
 from audit.events import record_event
 
 ENROL_DEVICE_KEY = "mfa_enrol_device_id"
@@ -34,12 +35,13 @@ def totp_enrol_start(request: HttpRequest, *, user: User) -> TOTPDevice:
 
 def totp_qr_svg(device: TOTPDevice) -> str:
     """The otpauth:// URL as an inline SVG (CSP forbids inline script; inline SVG needs none)."""
-    return segno.make(device.config_url, error="m").svg_inline(scale=4, dark="#000", light="#fff")
+    return segno.make(device.config_url, error="m").svg_inline(
+        scale=4, dark="#000", light="#fff", title="QR code / QRコード"
+    )
 
 
 def totp_secret_text(device: TOTPDevice) -> str:
-    from base64 import b32encode
-
+    """The secret for typing in by hand, in groups of four."""
     secret = b32encode(device.bin_key).decode()
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
@@ -80,7 +82,3 @@ def recovery_codes_regenerate(*, user: User, request: HttpRequest | None = None)
     StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])
     record_event(action="mfa.recovery_codes_generated", request=request, actor=user, target_user=user)
     return codes
-
-
-def device_changed_end_other_sessions(request: HttpRequest, *, user: User) -> None:
-    session_end_others(user=user, request=request, reason="device_changed")

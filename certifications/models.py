@@ -144,6 +144,8 @@ class Facility(models.Model):
             models.Index(fields=["power_source", "facility_id"], name="facility_source_id_idx"),
             # operation status / FIT-FIP filters combined with the area scope (lapsed ≈ 15 %, FIP is rare).
             models.Index(fields=["supply_area", "status", "scheme", "facility_id"], name="facility_area_status_idx"),
+            # the FIT/FIP filter on its own (FIP is rare: without it, every FIP page scans the register).
+            models.Index(fields=["scheme", "facility_id"], name="facility_scheme_id_idx"),
         ]
         # PostgreSQL only (migration 0002): trigram GIN indexes on UPPER(plant_name) and UPPER(operator_name)
         # serve the free-text search, which Django compiles to UPPER(col) LIKE UPPER('%text%').

@@ -7,6 +7,7 @@ when it is not reachable; under CI the test settings refuse to start without the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -101,8 +102,9 @@ def signed_in_client(db: None):
     from accounts.terms import SESSION_KEY as TERMS_SESSION_KEY
     from accounts.terms import terms_current
 
-    def _sign_in(user: User, client: Client | None = None) -> Client:
-        client = client or Client()
+    def _sign_in(user: User, client: Client | None = None, **client_kwargs: Any) -> Client:
+        # client_kwargs go to Client(), e.g. raise_request_exception=False or default headers.
+        client = client or Client(**client_kwargs)
         device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
             user=user, name="test", confirmed=True
         )

@@ -91,3 +91,15 @@ def test_the_administrator_suspends_for_an_anomaly(administrator, person, signed
     )
     person.refresh_from_db()
     assert person.status == AccountStatus.SUSPENDED
+
+
+def test_home_tells_the_administrator_about_pending_requests(officer_a, administrator, signed_in_client) -> None:
+    account_request_create(officer=officer_a, email="p1@example.jp", name="P1")
+    page = signed_in_client(administrator).get(reverse("accounts:home")).content.decode()
+    assert "1件待ち" in page
+    assert reverse("accounts:admin_requests") in page
+
+
+def test_home_tells_an_officer_about_the_console(officer_a, signed_in_client) -> None:
+    page = signed_in_client(officer_a).get(reverse("accounts:home")).content.decode()
+    assert reverse("accounts:officer_console") in page

@@ -169,3 +169,20 @@ def test_the_activation_context_expires_after_an_hour(officer_a, administrator) 
         with time_machine.travel(timezone.now() + timedelta(minutes=minutes)):
             response = browser.get(reverse("accounts:onboarding_authenticator"))
     assert response.status_code == 403
+
+
+def test_the_link_is_built_from_site_url_never_from_the_host_header(
+    officer_a, administrator, signed_in_client, django_capture_on_commit_callbacks, settings
+) -> None:
+    settings.SITE_URL = "https://renergy.example.jp"
+    settings.ALLOWED_HOSTS = ["testserver", "attacker.example"]
+    account_request = account_request_create(officer=officer_a, email="host@example.jp", name="ホスト 確認")
+    admin = signed_in_client(administrator)
+    with django_capture_on_commit_callbacks(execute=True):
+        admin.post(
+            reverse("accounts:admin_request_decide", args=[account_request.pk, "approve"]),
+            HTTP_HOST="attacker.example",
+        )
+    body = mail.outbox[-1].body
+    assert "https://renergy.example.jp/activate/" in body
+    assert "attacker.example" not in body

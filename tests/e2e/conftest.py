@@ -88,14 +88,15 @@ class Contexts:
         self.browser, self.base_url, self.problems = browser, base_url, problems
         self.opened: list[BrowserContext] = []
 
-    def new(self) -> BrowserContext:
-        ctx = self.browser.new_context(
-            base_url=self.base_url,
-            locale="ja-JP",
-            timezone_id="Asia/Tokyo",
-            viewport={"width": 1280, "height": 900},
-            accept_downloads=True,
-        )
+    def new(self, **options: object) -> BrowserContext:
+        settings: dict[str, object] = {
+            "base_url": self.base_url,
+            "locale": "ja-JP",
+            "timezone_id": "Asia/Tokyo",
+            "viewport": {"width": 1280, "height": 900},
+            "accept_downloads": True,
+        }
+        ctx = self.browser.new_context(**{**settings, **options})
         ctx.set_default_timeout(15_000)
         ctx.on("console", self.problems.on_console)
         ctx.on("weberror", lambda web_error: self.problems.on_page_error(web_error.error))

@@ -48,6 +48,19 @@ def test_a_grid_operator_cannot_open_another_areas_facility_by_its_address(
     expect(page.get_by_role("heading", level=1)).to_have_text("ページが見つかりません")
 
 
+def test_a_grid_operator_who_types_the_administrators_address_gets_the_plain_forbidden_page(
+    page: Page, orgs, ready_person, shot
+) -> None:
+    sign_in(page, ready_person(orgs.grid_tokyo, officer=True))
+    for path in ["/manage/requests/", "/audit/log/", "/facilities/imports/new/"]:
+        response = page.goto(path)
+        assert response is not None and response.status == 403, path
+        expect(page.get_by_role("heading", level=1)).to_have_text("このページを表示する権限がありません")
+        expect(page.get_by_role("main")).not_to_contain_text("PermissionDenied")
+        expect(page.locator(".main-nav [aria-current]")).to_have_count(0)
+    shot(page, "forbidden")
+
+
 def test_a_suspended_person_cannot_sign_in(page: Page, orgs, ready_person, shot) -> None:
     person = ready_person(orgs.operator_a, status=AccountStatus.SUSPENDED)
     page.goto("/login/")

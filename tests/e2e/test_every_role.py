@@ -47,3 +47,15 @@ def test_each_role_sees_its_own_menu_and_every_entry_opens(contexts: Contexts, o
             assert unlabelled_controls(page) == [], (org_name, href)
             shot(page, f"{org_name}-{href.strip('/').replace('/', '-') or 'home'}")
         page.context.close()
+
+
+def test_pages_fit_a_phone_screen_without_sideways_scrolling(contexts: Contexts, orgs, ready_person, shot) -> None:
+    make_facility("F000000401", supply_area=SupplyArea.TOKYO, prefecture_code="13")
+    person = ready_person(orgs.agency, officer=True)
+    page = contexts.new(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True).new_page()
+    sign_in(page, person)
+    for path in ["/", "/facilities/", "/facilities/F000000401/", "/officer/", "/account/", "/no/such/page/"]:
+        page.goto(path)
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, (path, overflow)
+        shot(page, f"phone-{path.strip('/').replace('/', '-') or 'home'}")

@@ -1,0 +1,152 @@
+"""Audited vs unaudited throughput of the facility list page under gunicorn with several clients.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/renergy_bench_h3 REDIS_URL=redis://127.0.0.1:6379/13 \
+        .venv/bin/python bench/throughput.py [--workers 4 --clients 4 --seconds 20 --rounds 2 --path /facilities/]
+
+The database must be migrated and hold facilities (manage.py generate_facilities --count 1000000). Two gunicorn
+servers run the same code and settings except AUDIT_ENABLED (False only for the baseline); rounds alternate
+baseline/audited so drift on a shared machine hits both. Each client is a process doing sequential GETs with
+a signed-in agency session (verified TOTP device, current terms). Prints requests/s of each and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import multiprocessing
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "renergy.settings.dev")
+os.environ["DEBUG"] = "0"
+
+
+def signed_in_cookie() -> str:
+    import django
+
+    django.setup()
+    from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.models import AccountStatus, Organisation, OrganisationKind, TermsAcceptance, User
+    from accounts.terms import SESSION_KEY, terms_current
+
+    org = Organisation.objects.get_or_create(name="ベンチ 資源エネルギー庁", defaults={"kind": OrganisationKind.AGENCY})[0]
+    user = User.objects.get_or_create(
+        email="bench-agency@bench.example.jp",
+        defaults={"name": "bench agency", "organisation": org, "status": AccountStatus.ACTIVE},
+    )[0]
+    client = Client()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    device = TOTPDevice.objects.get_or_create(user=user, name="bench", defaults={"confirmed": True})[0]
+    terms = terms_current()
+    TermsAcceptance.objects.get_or_create(user=user, terms=terms, defaults={"ip_address": "127.0.0.1"})
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session[SESSION_KEY] = terms.pk
+    session.save()
+    from django.conf import settings
+
+    return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
+
+
+def start_server(port: int, workers: int, audited: bool) -> subprocess.Popen:
+    env = {**os.environ, "AUDIT_ENABLED": "1" if audited else "0", "DB_CONN_MAX_AGE": "600", "LOG_LEVEL": "WARNING"}
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "renergy.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}",
+         "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return server
+        except OSError:
+            time.sleep(0.3)
+    server.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+def client_loop(port: int, path: str, cookie: str, seconds: float, out: multiprocessing.Queue) -> None:
+    done = errors = 0
+    stop = time.monotonic() + seconds
+    while time.monotonic() < stop:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("GET", path, headers={"Cookie": cookie, "Host": "127.0.0.1"})
+        response = conn.getresponse()
+        response.read()
+        conn.close()
+        if response.status == 200:
+            done += 1
+        else:
+            errors += 1
+    out.put((done, errors))
+
+
+def measure(port: int, path: str, cookie: str, clients: int, seconds: float) -> tuple[float, int]:
+    out: multiprocessing.Queue = multiprocessing.Queue()
+    procs = [multiprocessing.Process(target=client_loop, args=(port, path, cookie, seconds, out)) for _ in range(clients)]
+    started = time.monotonic()
+    for proc in procs:
+        proc.start()
+    results = [out.get() for _ in procs]
+    for proc in procs:
+        proc.join()
+    elapsed = time.monotonic() - started
+    return sum(r[0] for r in results) / elapsed, sum(r[1] for r in results)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--path", default="/facilities/")
+    args = parser.parse_args()
+
+    cookie = signed_in_cookie()
+    check = subprocess.run(
+        [str(ROOT / ".venv/bin/python"), "-c",
+         "import django,os;django.setup();from django.db import connection as c;"
+         "cur=c.cursor();cur.execute('select count(*) from certifications_facility');print(cur.fetchone()[0])"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    print(f"facilities in the database: {check.stdout.strip()}; page {args.path}; gunicorn sync workers "
+          f"{args.workers}; clients {args.clients}; {args.seconds:.0f}s per run; {args.rounds} rounds")  # fmt: skip
+    rates: dict[bool, list[float]] = {False: [], True: []}
+    for round_no in range(args.rounds):
+        for audited in (False, True) if round_no % 2 == 0 else (True, False):
+            port = 8700 + int(audited)
+            server = start_server(port, args.workers, audited)
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                conn.request("GET", args.path, headers={"Cookie": cookie})
+                response = conn.getresponse()
+                body = response.read()
+                assert response.status == 200, (response.status, body[:300])
+                measure(port, args.path, cookie, args.clients, 3)  # warm-up
+                rate, errors = measure(port, args.path, cookie, args.clients, args.seconds)
+            finally:
+                server.send_signal(signal.SIGTERM)
+                server.wait()
+            rates[audited].append(rate)
+            label = "audited  " if audited else "unaudited"
+            print(f"round {round_no + 1} {label}: {rate:7.1f} req/s ({errors} non-200)", flush=True)
+    base, audited_rate = statistics.median(rates[False]), statistics.median(rates[True])
+    print(f"median unaudited {base:.1f} req/s, audited {audited_rate:.1f} req/s, ratio {audited_rate / base:.3f}")
+
+
+if __name__ == "__main__":
+    main()

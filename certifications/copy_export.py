@@ -1,0 +1,129 @@
+"""PostgreSQL CSV export through `COPY (SELECT ...) TO STDOUT`: the same rows, columns and display text as
+the Python path in exports.py, formatted by the database, so a large export runs close to a raw COPY.
+
+The SELECT is the person's scoped, filtered, ordered queryset; only the allowed columns are named in it.
+Text columns have line breaks folded to spaces, so every "\\n" in the stream ends a record: the stream is
+split into chunks of whole records, each chunk's facility IDs (always the first column) are disclosed
+(committed) before the chunk leaves, and "\\n" becomes "\\r\\n" for Excel.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from django.db import connection, models
+from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+
+from audit.disclosure import disclose
+from certifications import policy
+from certifications.models import Facility, FacilitySite
+from certifications.municipalities import municipalities
+from certifications.presentation import MONTH_FIELDS
+from renergy.geography import PREFECTURES
+
+CHUNK_ROWS = 5000
+TABLE = f'"{Facility._meta.db_table}"'
+SITE_TABLE = f'"{FacilitySite._meta.db_table}"'
+
+
+def _column(field: str) -> str:
+    return f'{TABLE}."{Facility._meta.get_field(field).column}"'
+
+
+def _month_pattern() -> str:
+    """The translated 「%(year)d年%(month)d月」 as a to_char() pattern (literal text double-quoted)."""
+    template = _("%(year)d年%(month)d月")
+    parts = re.split(r"(%\(year\)d|%\(month\)d)", template)
+    out = []
+    for part in parts:
+        if part == "%(year)d":
+            out.append("FMYYYY")
+        elif part == "%(month)d":
+            out.append("FMMM")
+        elif part:
+            out.append('"' + part.replace('"', "") + '"')
+    return "".join(out)
+
+
+def _expression(field: str) -> tuple[str, list[Any]]:
+    """SQL text and parameters rendering one policy field as exports.py's formatter() does."""
+    if field == "sites":
+        return (
+            f"(SELECT string_agg(regexp_replace(s.address, '[\\r\\n]+', ' ', 'g'), ' / ' ORDER BY s.position) "  # noqa: S608
+            f"FROM {SITE_TABLE} s WHERE s.facility_id = {TABLE}.id)",
+            [],
+        )
+    column = _column(field)
+    if field == "municipality_code":
+        names = json.dumps({code: name for code, (_pref, name) in municipalities().items()}, ensure_ascii=False)
+        return f"trim({column} || ' ' || coalesce(%s::jsonb ->> {column}, ''))", [names]
+    if field == "prefecture_code":
+        names = json.dumps({code: name for code, (name, _area) in PREFECTURES.items()}, ensure_ascii=False)
+        return f"coalesce(%s::jsonb ->> {column}, {column})", [names]
+    if field in MONTH_FIELDS:
+        return f"to_char({column}, %s)", [_month_pattern()]
+    model_field = Facility._meta.get_field(field)
+    if model_field.choices:
+        labels = json.dumps({str(key): str(label) for key, label in model_field.flatchoices}, ensure_ascii=False)
+        return f"coalesce(%s::jsonb ->> {column}, {column})", [labels]
+    if isinstance(model_field, models.BooleanField):
+        return f"CASE WHEN {column} THEN %s WHEN NOT {column} THEN %s END", [_("有"), _("無")]
+    if isinstance(model_field, models.DecimalField):
+        return f"trim_scale({column})::text", []
+    if isinstance(model_field, models.DateField):
+        return f"to_char({column}, 'YYYY-MM-DD')", []
+    if isinstance(model_field, models.CharField):
+        return f"regexp_replace({column}, '[\\r\\n]+', ' ', 'g')", []
+    return f"{column}::text", []
+
+
+def copy_sql(queryset: QuerySet[Facility], fields: tuple[str, ...]) -> tuple[str, list[Any]]:
+    """The COPY statement for the (already scoped, filtered, ordered, limited) queryset and allowed fields."""
+    assert fields and fields[0] == "facility_id", "the first column carries the IDs to disclose"
+    assert set(fields) <= set(policy.ALL_FIELDS)
+    # Identifiers come from the model, field names from the policy (checked above); values are parameters.
+    annotations = {f"c{index}": RawSQL(*_expression(field)) for index, field in enumerate(fields)}  # noqa: S611
+    select = queryset.annotate(**annotations).values_list(*annotations)
+    sql, params = select.query.sql_with_params()
+    return f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", list(params)
+
+
+def csv_copy_stream(
+    request: HttpRequest, queryset: QuerySet[Facility], *, fields: tuple[str, ...], header: bytes
+) -> Iterator[bytes]:
+    statement, params = copy_sql(queryset, fields)
+    pending: list[bytes] = []
+    rest = b""
+    first = True
+
+    def flush(records: list[bytes]) -> bytes:
+        nonlocal first
+        ids = [record.split(b",", 1)[0].decode() for record in records]
+        # Committed before the chunk leaves; AuditUnavailable propagates and ends the stream.
+        disclose(request, facility_ids=ids, fields=list(fields), kind="export", immediate=True)
+        payload = b"\r\n".join(records) + b"\r\n"
+        if first:
+            first = False
+            return header + payload
+        return payload
+
+    with connection.cursor() as cursor, cursor.cursor.copy(statement, params) as copy:
+        for block in copy:
+            lines = (rest + bytes(block)).split(b"\n")
+            rest = lines.pop()
+            pending.extend(lines)
+            if len(pending) >= CHUNK_ROWS:
+                yield flush(pending)
+                pending = []
+    if rest:
+        pending.append(rest)
+    if pending:
+        yield flush(pending)
+    if first:
+        yield header
