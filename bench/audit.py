@@ -82,9 +82,9 @@ def seed(records: int, fiscal_year: int) -> float:
     start, end = fiscal_year_bounds(fiscal_year)
     ensure_partitions(start.astimezone(UTC).date(), end.astimezone(UTC).date())
     people = [(u.pk, u.organisation_id, u.organisation.kind) for u in cast(fiscal_year)]
-    facility_ids = [row[0] for row in connection.cursor().execute("SELECT facility_id FROM certifications_facility "
-                                                                  "LIMIT 200000").fetchall()] or [f"F{i:09d}" for i in
-                                                                                                   range(200000)]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT facility_id FROM certifications_facility LIMIT 200000")
+        facility_ids = [row[0] for row in cursor.fetchall()] or [f"F{i:09d}" for i in range(200000)]
     rng = random.Random(7)
     span = (end - start).total_seconds()
     step = span / records

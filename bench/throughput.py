@@ -39,7 +39,8 @@ def signed_in_cookie() -> str:
     from accounts.models import AccountStatus, Organisation, OrganisationKind, TermsAcceptance, User
     from accounts.terms import SESSION_KEY, terms_current
 
-    org = Organisation.objects.get_or_create(name="ベンチ 資源エネルギー庁", defaults={"kind": OrganisationKind.AGENCY})[0]
+    org = Organisation.objects.get_or_create(name="ベンチ 資源エネルギー庁", defaults={"kind": OrganisationKind.AGENCY})
+    org = org[0]
     user = User.objects.get_or_create(
         email="bench-agency@bench.example.jp",
         defaults={"name": "bench agency", "organisation": org, "status": AccountStatus.ACTIVE},
@@ -60,7 +61,7 @@ def signed_in_cookie() -> str:
 
 def start_server(port: int, workers: int, audited: bool) -> subprocess.Popen:
     env = {**os.environ, "AUDIT_ENABLED": "1" if audited else "0", "DB_CONN_MAX_AGE": "600", "LOG_LEVEL": "WARNING"}
-    server = subprocess.Popen(
+    server = subprocess.Popen(  # noqa: S603 - our own gunicorn, fixed arguments
         [str(ROOT / ".venv/bin/gunicorn"), "renergy.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}",
          "--log-level", "warning"],
         cwd=ROOT, env=env,
@@ -96,7 +97,9 @@ def client_loop(port: int, path: str, cookie: str, seconds: float, out: multipro
 
 def measure(port: int, path: str, cookie: str, clients: int, seconds: float) -> tuple[float, int]:
     out: multiprocessing.Queue = multiprocessing.Queue()
-    procs = [multiprocessing.Process(target=client_loop, args=(port, path, cookie, seconds, out)) for _ in range(clients)]
+    procs = [
+        multiprocessing.Process(target=client_loop, args=(port, path, cookie, seconds, out)) for _ in range(clients)
+    ]
     started = time.monotonic()
     for proc in procs:
         proc.start()
@@ -117,7 +120,7 @@ def main() -> None:
     args = parser.parse_args()
 
     cookie = signed_in_cookie()
-    check = subprocess.run(
+    check = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
         [str(ROOT / ".venv/bin/python"), "-c",
          "import django,os;django.setup();from django.db import connection as c;"
          "cur=c.cursor();cur.execute('select count(*) from certifications_facility');print(cur.fetchone()[0])"],

@@ -2,15 +2,17 @@
 the Python path in exports.py, formatted by the database, so a large export runs close to a raw COPY.
 
 The SELECT is the person's scoped, filtered, ordered queryset; only the allowed columns are named in it.
-Text columns have line breaks folded to spaces, so every "\\n" in the stream ends a record: the stream is
-split into chunks of whole records, each chunk's facility IDs (always the first column) are disclosed
-(committed) before the chunk leaves, and "\\n" becomes "\\r\\n" for Excel.
+Text columns have line breaks folded to spaces, so every "\\n" in the output ends a record: it is read back
+in chunks of whole records, each chunk's facility IDs (always the first column) are disclosed (committed)
+before the chunk leaves, and "\\n" becomes "\\r\\n" for Excel.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -97,33 +99,27 @@ def copy_sql(queryset: QuerySet[Facility], fields: tuple[str, ...]) -> tuple[str
 def csv_copy_stream(
     request: HttpRequest, queryset: QuerySet[Facility], *, fields: tuple[str, ...], header: bytes
 ) -> Iterator[bytes]:
+    """The COPY output is spooled to a temporary file first: the connection cannot run the disclosure's
+    INSERT while a COPY is still streaming on it. Then each chunk of whole records is disclosed
+    (committed) before it leaves; memory stays flat whatever the size."""
     statement, params = copy_sql(queryset, fields)
-    pending: list[bytes] = []
-    rest = b""
-    first = True
-
-    def flush(records: list[bytes]) -> bytes:
-        nonlocal first
-        ids = [record.split(b",", 1)[0].decode() for record in records]
-        # Committed before the chunk leaves; AuditUnavailable propagates and ends the stream.
-        disclose(request, facility_ids=ids, fields=list(fields), kind="export", immediate=True)
-        payload = b"\r\n".join(records) + b"\r\n"
+    with tempfile.TemporaryFile() as spool:
+        with connection.cursor() as cursor, cursor.cursor.copy(statement, params) as copy:
+            for block in copy:
+                spool.write(block)
+        spool.seek(0)
+        first = True
+        while True:
+            records = list(itertools.islice(spool, CHUNK_ROWS))
+            if not records:
+                break
+            ids = [record.split(b",", 1)[0].decode() for record in records]
+            # Committed before the chunk leaves; AuditUnavailable propagates and ends the stream.
+            disclose(request, facility_ids=ids, fields=list(fields), kind="export", immediate=True)
+            payload = b"".join(records).replace(b"\n", b"\r\n")
+            if first:
+                first = False
+                payload = header + payload
+            yield payload
         if first:
-            first = False
-            return header + payload
-        return payload
-
-    with connection.cursor() as cursor, cursor.cursor.copy(statement, params) as copy:
-        for block in copy:
-            lines = (rest + bytes(block)).split(b"\n")
-            rest = lines.pop()
-            pending.extend(lines)
-            if len(pending) >= CHUNK_ROWS:
-                yield flush(pending)
-                pending = []
-    if rest:
-        pending.append(rest)
-    if pending:
-        yield flush(pending)
-    if first:
-        yield header
+            yield header

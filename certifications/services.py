@@ -42,6 +42,8 @@ def import_job_execute(*, job_id: int) -> ImportJob:
     job.created_count, job.updated_count, job.unchanged_count = result.created, result.updated, result.unchanged
     job.finished_at = timezone.now()
     job.save()
+    # The upload holds operators' personal data; once imported (or rejected) it is not kept.
+    job.file.delete(save=True)
     record_event(
         action="facility.imported" if not result.errors else "facility.import_rejected",
         actor=job.created_by,
