@@ -92,6 +92,15 @@ def _email_taken(email: str) -> bool:
 # --- requests ---------------------------------------------------------------------------------------------------
 
 
+def _request_open(already_pending: str, **fields: object) -> AccountRequest:
+    """Create a pending request; the partial unique constraints refuse a second open one, even under a race."""
+    try:
+        with transaction.atomic():
+            return AccountRequest.objects.create(**fields)
+    except IntegrityError:
+        raise ValidationError(already_pending, code="request_pending") from None
+
+
 @transaction.atomic
 def account_request_create(
     *,
@@ -112,22 +121,19 @@ def account_request_create(
         raise ValidationError(_("このメールアドレスは既に登録されています（廃止済みを含む）。"), code="email_taken")
     if is_officer and not emergency_phone.strip():
         raise ValidationError(_("利用責任者には緊急連絡先電話番号が必要です。"), code="phone_required")
-    try:
-        with transaction.atomic():
-            account_request = AccountRequest.objects.create(
-                kind=AccountRequestKind.NEW,
-                organisation_id=officer.organisation_id,
-                requested_by=officer,
-                email=email,
-                name=name.strip(),
-                department=department.strip(),
-                title=title.strip(),
-                is_officer=is_officer,
-                emergency_phone=emergency_phone.strip(),
-                reason=reason.strip(),
-            )
-    except IntegrityError:
-        raise ValidationError(_("このメールアドレスの申請は既に審査待ちです。"), code="request_pending") from None
+    account_request = _request_open(
+        _("このメールアドレスの申請は既に審査待ちです。"),
+        kind=AccountRequestKind.NEW,
+        organisation_id=officer.organisation_id,
+        requested_by=officer,
+        email=email,
+        name=name.strip(),
+        department=department.strip(),
+        title=title.strip(),
+        is_officer=is_officer,
+        emergency_phone=emergency_phone.strip(),
+        reason=reason.strip(),
+    )
     record_event(
         action="account.requested",
         request=request,
@@ -148,19 +154,16 @@ def account_reactivation_request(
     user = User.objects.select_for_update().get(pk=user.pk)
     if user.status != AccountStatus.SUSPENDED:
         raise ValidationError(_("停止中のアカウントのみ再開を申請できます。"), code="not_suspended")
-    try:
-        with transaction.atomic():
-            account_request = AccountRequest.objects.create(
-                kind=AccountRequestKind.REACTIVATION,
-                organisation_id=user.organisation_id,
-                requested_by=officer,
-                target_user=user,
-                email=user.email,
-                name=user.name,
-                reason=reason,
-            )
-    except IntegrityError:
-        raise ValidationError(_("このアカウントの再開申請は既に審査待ちです。"), code="request_pending") from None
+    account_request = _request_open(
+        _("このアカウントの再開申請は既に審査待ちです。"),
+        kind=AccountRequestKind.REACTIVATION,
+        organisation_id=user.organisation_id,
+        requested_by=officer,
+        target_user=user,
+        email=user.email,
+        name=user.name,
+        reason=reason,
+    )
     record_event(
         action="account.reactivation_requested",
         request=request,

@@ -280,7 +280,14 @@ def inspection_create(
         total_steps=len(_CHECKS),
         requested_by=requested_by,
     )
-    transaction.on_commit(lambda: run_inspection.delay(run.pk))
+    def enqueue() -> None:
+        try:
+            run_inspection.delay(run.pk)
+        except Exception:
+            # The run stays visible as queued on its page; the broker outage is in the log, not a 500 for the user.
+            logger.exception("audit: could not enqueue inspection run %s", run.pk)
+
+    transaction.on_commit(enqueue)
     return run
 
 

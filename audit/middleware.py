@@ -151,6 +151,7 @@ class AccessRecordMiddleware:
                 write_request_record(request, status=response.status_code)
             except AuditUnavailable:
                 if request.path not in self.fail_open_paths:
+                    response.close()  # a streamed export's generator and cursors are released unread
                     response = audit_unavailable_response(request)
             response[REQUEST_ID_HEADER] = request_id
             return response

@@ -67,7 +67,12 @@ def login_password(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/login.html",
-        {"form": form, "error": error, "notice": notice, "next": safe_next(request, request.GET.get("next"), "")},
+        {
+            "form": form,
+            "error": error,
+            "notice": notice,
+            "next": safe_next(request, request.POST.get("next") or request.GET.get("next"), ""),
+        },
         status=status,
     )
 

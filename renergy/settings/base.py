@@ -224,9 +224,11 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
 # --- accounts: daily idle suspension (and the 14-day warning) -------------------------------------
+from celery.schedules import crontab  # noqa: E402
+
 CELERY_BEAT_SCHEDULE["accounts-idle-suspension"] = {
     "task": "accounts.tasks.idle_accounts_sweep",
-    "schedule": __import__("celery.schedules").schedules.crontab(hour=3, minute=15),  # 03:15 JST daily
+    "schedule": crontab(hour=3, minute=15),  # 03:15 JST daily (CELERY_TIMEZONE)
 }
 # --- end accounts ---------------------------------------------------------------------------------
 

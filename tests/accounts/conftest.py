@@ -40,37 +40,32 @@ def login_steps(client: Client, user: User, *, password: str = PASSWORD, code: s
     return client.post(reverse("accounts:login_code"), {"code": code}, **extra)
 
 
-@pytest.fixture
-def person(orgs, make_user) -> User:
-    """An ACTIVE operator with a confirmed authenticator who accepted the current terms."""
-    user = make_user(orgs.operator_a)
+def ready(user: User) -> User:
+    """Enrolled and consented: what a person is after finishing activation."""
     enrol(user)
     accept_terms(user)
     return user
+
+
+@pytest.fixture
+def person(orgs, make_user) -> User:
+    """An ACTIVE operator with a confirmed authenticator who accepted the current terms."""
+    return ready(make_user(orgs.operator_a))
 
 
 @pytest.fixture
 def administrator(orgs, make_user) -> User:
-    user = make_user(orgs.contractor, is_staff=True)
-    enrol(user)
-    accept_terms(user)
-    return user
+    return ready(make_user(orgs.contractor, is_staff=True))
 
 
 @pytest.fixture
 def officer_a(orgs, make_user) -> User:
-    user = make_user(orgs.operator_a, officer=True)
-    enrol(user)
-    accept_terms(user)
-    return user
+    return ready(make_user(orgs.operator_a, officer=True))
 
 
 @pytest.fixture
 def officer_b(orgs, make_user) -> User:
-    user = make_user(orgs.operator_b, officer=True)
-    enrol(user)
-    accept_terms(user)
-    return user
+    return ready(make_user(orgs.operator_b, officer=True))
 
 
 def signed_in_via_views(client: Client, user: User) -> Client:

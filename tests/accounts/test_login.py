@@ -12,7 +12,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.lifecycle import account_retire, account_suspend
 from accounts.models import AccountStatus, OrganisationKind, UserSession
 from audit.models import SecurityEvent
-from tests.accounts.conftest import PASSWORD, accept_terms, enrol, login_steps, signed_in_via_views, totp_code
+from tests.accounts.conftest import PASSWORD, enrol, login_steps, ready, signed_in_via_views, totp_code
 
 pytestmark = pytest.mark.django_db
 
@@ -32,9 +32,7 @@ def test_it_signs_in_with_password_and_totp_and_lands_on_home(client: Client, pe
 @pytest.mark.parametrize("kind", [k for k, _label in OrganisationKind.choices])
 def test_it_requires_the_second_factor_for_every_role(client: Client, orgs, make_user, kind: str) -> None:
     organisation = next(o for o in vars(orgs).values() if o.kind == kind)
-    user = make_user(organisation)
-    enrol(user)
-    accept_terms(user)
+    user = ready(make_user(organisation))
     response = login_steps(client, user)  # password only
     assert response.status_code == 302 and response["Location"] == reverse("accounts:login_code")
     home = client.get(reverse("accounts:home"))

@@ -44,7 +44,8 @@ def test_retention_exports_then_drops_whole_old_partitions(tmp_path, settings) -
     kept = plant(None, datetime(2024, 3, 10, tzinfo=UTC), path="/kept/")
     plant_all([old, kept])
     exported = drop_expired(today=date(2024, 6, 1), directory=tmp_path)
-    assert [p.name for p in exported] == [f"{partition_name(date(2019, 3, 1))}.csv"]
+    # Cut-off 2019-06 (five years before June 2024): March to May 2019 go, each exported first.
+    assert [p.name for p in exported] == [f"{partition_name(date(2019, m, 1))}.csv" for m in (3, 4, 5)]
     rows = list(csv.DictReader(exported[0].open(encoding="utf-8")))
     assert [r["path"] for r in rows] == ["/old/"]
     assert list(AccessRecord.objects.values_list("path", flat=True).filter(path__in=["/old/", "/kept/"])) == ["/kept/"]

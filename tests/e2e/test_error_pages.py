@@ -18,3 +18,17 @@ def test_an_unknown_address_shows_the_japanese_not_found_page(page: Page, shot) 
     assert header_colour == "rgb(11, 58, 107)"
     assert "Traceback" not in page.content()
     shot(page, "not-found")
+
+
+@pytest.mark.urls("tests.ui.urls_for_errors")
+def test_a_crash_shows_a_calm_server_error_page_in_the_chosen_language(page: Page, shot) -> None:
+    response = page.goto("/boom/")
+    assert response is not None and response.status == 500
+    expect(page.locator("h1")).to_have_text("システムエラーが発生しました")
+    expect(page.locator("body")).not_to_contain_text("secret-internal-detail")
+    shot(page, "server-error-ja")
+
+    page.context.add_cookies([{"name": "django_language", "value": "en", "url": page.url}])
+    page.goto("/boom/")
+    expect(page.locator("h1")).to_have_text("A system error occurred")
+    shot(page, "server-error-en")

@@ -59,3 +59,36 @@ def test_pages_fit_a_phone_screen_without_sideways_scrolling(contexts: Contexts,
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, (path, overflow)
         shot(page, f"phone-{path.strip('/').replace('/', '-') or 'home'}")
+
+
+JAPANESE = "[\\u3040-\\u30ff\\u3400-\\u9fff\\uff01-\\uff5e]"
+# The interface's own words (menus, buttons, labels, column and row headings) — not the data shown in them.
+UNTRANSLATED_JS = f"""
+() => [...document.querySelectorAll("nav a, button, label, legend, summary, thead th, th[scope=row], h1, h2")]
+  .filter((el) => !el.closest("[lang=ja]") && el.getBoundingClientRect().width > 0)
+  .map((el) => el.innerText.trim())
+  .filter((text) => new RegExp("{JAPANESE}").test(text))
+"""
+
+
+def test_every_page_of_every_role_is_fully_english_when_english_is_chosen(
+    contexts: Contexts, orgs, ready_person, shot
+) -> None:
+    make_facility("F000000501", supply_area=SupplyArea.TOKYO, prefecture_code="13", organisation=orgs.operator_a)
+    for org_name in ["agency", "operator_a", "contractor"]:
+        person = ready_person(getattr(orgs, org_name), officer=True, name="Test Person", department="Energy")
+        page = contexts.new().new_page()
+        sign_in(page, person)
+        page.get_by_role("button", name="English").click()
+        menu = page.get_by_role("navigation", name="Main menu")
+        links = menu.get_by_role("link")
+        targets = [links.nth(i).get_attribute("href") for i in range(links.count())]
+        if org_name != "contractor":
+            targets.append("/facilities/F000000501/")
+        for href in targets:
+            page.goto(href)
+            # Organisation names are data, not interface: the heading of the officer page may hold one.
+            leftovers = [t for t in page.evaluate(UNTRANSLATED_JS) if getattr(orgs, org_name).name not in t]
+            assert leftovers == [], (org_name, href, leftovers)
+            shot(page, f"en-{org_name}-{href.strip('/').replace('/', '-') or 'home'}")
+        page.context.close()
