@@ -24,28 +24,30 @@ EVENT_FIELDS = ("at", "action", "request_id", "actor_id", "target_user_id", "org
 GENESIS = "0" * 64
 
 
-def _norm(value: Any) -> Any:
+def _default(value: Any) -> Any:
+    """json's hook for the few non-JSON types a row holds (called by the C encoder only for those)."""
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat(timespec="microseconds")
-    if isinstance(value, UUID):
+    if isinstance(value, UUID | ipaddress.IPv4Address | ipaddress.IPv6Address):
         return str(value)
-    if isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address):
-        return str(value)
-    return value
+    raise TypeError(f"not hashable audit content: {type(value).__name__}")
 
 
 def _canonical_ip(value: Any) -> str | None:
     if value in (None, ""):
         return None
-    return str(ipaddress.ip_address(str(value)))
+    text = str(value)
+    # IPv4 text is already canonical (renergy.client_ip and PostgreSQL agree); IPv6 has several spellings.
+    return str(ipaddress.ip_address(text)) if ":" in text else text
 
 
 def record_hash(values: Mapping[str, Any], field_names: tuple[str, ...]) -> str:
-    row = {name: _norm(values.get(name)) for name in field_names}
-    if "request_id" in row and row["request_id"] is not None:
-        row["request_id"] = str(UUID(str(row["request_id"])))
-    row["ip"] = _canonical_ip(row.get("ip"))
-    text = json.dumps([row[name] for name in field_names], ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    row = [values.get(name) for name in field_names]
+    row[field_names.index("ip")] = _canonical_ip(values.get("ip"))
+    request_id = values.get("request_id")
+    if request_id is not None:
+        row[field_names.index("request_id")] = str(request_id).lower()
+    text = json.dumps(row, ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=_default)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -15,7 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy, pgettext
 from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import officer_only, system_admin_only
@@ -36,12 +36,12 @@ PAGE_SIZE = 200
 
 class LogFilterForm(forms.Form):
     day_from = forms.DateField(
-        label=_lazy("期間（開始）"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("期間（開始）"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     day_to = forms.DateField(
-        label=_lazy("期間（終了）"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("期間（終了）"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    user = forms.IntegerField(label=_lazy("利用者ID"), required=False, min_value=1)
+    user = forms.IntegerField(label=gettext_lazy("利用者ID"), required=False, min_value=1)
 
 
 def _log_page(request: HttpRequest, records: QuerySet[AccessRecord], events: QuerySet[SecurityEvent]) -> dict[str, Any]:
@@ -97,10 +97,10 @@ def organisation_findings(request: HttpRequest) -> HttpResponse:
 
 
 class InspectionForm(forms.Form):
-    PERIOD_CHOICES = [("month", _lazy("月次（指定月）")), ("fiscal_year", _lazy("年度"))]
-    period = forms.ChoiceField(label=_lazy("対象"), choices=PERIOD_CHOICES)
-    year = forms.IntegerField(label=_lazy("年（年度）"), min_value=2012, max_value=2100)
-    month = forms.IntegerField(label=_lazy("月"), min_value=1, max_value=12, required=False)
+    PERIOD_CHOICES = [("month", gettext_lazy("月次（指定月）")), ("fiscal_year", gettext_lazy("年度"))]
+    period = forms.ChoiceField(label=gettext_lazy("対象"), choices=PERIOD_CHOICES)
+    year = forms.IntegerField(label=gettext_lazy("年（年度）"), min_value=2012, max_value=2100)
+    month = forms.IntegerField(label=gettext_lazy("月"), min_value=1, max_value=12, required=False)
 
 
 @system_admin_only
@@ -143,14 +143,14 @@ def inspection(request: HttpRequest, pk: int) -> HttpResponse:
 
 class ReviewForm(forms.Form):
     state = forms.ChoiceField(
-        label=_lazy("確認結果"),
+        label=gettext_lazy("確認結果"),
         choices=[
             (ReviewState.EXPLAINED, ReviewState.EXPLAINED.label),
             (ReviewState.ESCALATED, ReviewState.ESCALATED.label),
         ],
         widget=forms.RadioSelect,
     )
-    note = forms.CharField(label=_lazy("所見"), widget=forms.Textarea(attrs={"rows": 4}), max_length=4000)
+    note = forms.CharField(label=gettext_lazy("所見"), widget=forms.Textarea(attrs={"rows": 4}), max_length=4000)
 
 
 @system_admin_only
@@ -195,7 +195,11 @@ def report_page(request: HttpRequest, year: int) -> HttpResponse:
             "chart": reports.bar_chart(data.per_month, month_labels),
             "heat": reports.heat_levels(data.heatmap),
             "hours": range(24),
-            "weekdays": [_("月"), _("火"), _("水"), _("木"), _("金"), _("土"), _("日")],
+            # Context "曜日": "月" is also the month field's label; literal calls so makemessages extracts them.
+            "weekdays": [
+                *(pgettext("曜日", "月"), pgettext("曜日", "火"), pgettext("曜日", "水"), pgettext("曜日", "木")),
+                *(pgettext("曜日", "金"), pgettext("曜日", "土"), pgettext("曜日", "日")),
+            ],
             "month_labels": month_labels,
         },
     )

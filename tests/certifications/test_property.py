@@ -51,9 +51,7 @@ def expected_visible(user, facility: Facility) -> bool:
         return facility.organisation_id == organisation.pk
     code = organisation.jurisdiction_code
     sites = FacilitySite.objects.filter(facility=facility)
-    return any(
-        (site.prefecture_code if len(code) == 2 else site.municipality_code) == code for site in sites
-    )
+    return any((site.prefecture_code if len(code) == 2 else site.municipality_code) == code for site in sites)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -22,3 +22,8 @@ def contrast_failures(page: Page) -> list[str]:
 
 def unlabelled_controls(page: Page) -> list[str]:
     return page.evaluate(UNLABELLED_JS)
+
+
+def page_overflow(page: Page) -> int:
+    """How many pixels the page is wider than the window (> 0 means sideways scrolling)."""
+    return page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")

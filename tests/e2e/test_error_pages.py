@@ -32,3 +32,13 @@ def test_a_crash_shows_a_calm_server_error_page_in_the_chosen_language(page: Pag
     page.goto("/boom/")
     expect(page.locator("h1")).to_have_text("A system error occurred")
     shot(page, "server-error-en")
+
+
+@pytest.mark.urls("tests.ui.urls_for_errors")
+def test_the_audit_outage_page_says_plainly_that_no_data_was_sent(page: Page, shot) -> None:
+    response = page.goto("/audit-down/")
+    assert response is not None and response.status == 503
+    assert response.headers["retry-after"] == "60"
+    expect(page.locator("h1")).to_have_text("現在ご利用いただけません")
+    expect(page.locator("main")).to_contain_text("データは送信されていません")
+    shot(page, "audit-unavailable")

@@ -25,9 +25,7 @@ NEWCOMER_EMAIL = "hanako.suzuki@enecho.example.go.jp"
 NEWCOMER_PASSWORD = "solar-panels-in-the-morning-2026"
 
 
-def test_an_account_goes_from_request_to_first_export(
-    contexts: Contexts, page: Page, orgs, ready_person, shot
-) -> None:
+def test_an_account_goes_from_request_to_first_export(contexts: Contexts, page: Page, orgs, ready_person, shot) -> None:
     officer = ready_person(orgs.agency, officer=True, name="経産 一郎")
     administrator = ready_person(orgs.contractor, name="委託 管理者")
     make_facility("F000000001", supply_area=SupplyArea.TOKYO, prefecture_code="13", plant_name="霞が関太陽光発電所")
