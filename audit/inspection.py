@@ -280,6 +280,7 @@ def inspection_create(
         total_steps=len(_CHECKS),
         requested_by=requested_by,
     )
+
     def enqueue() -> None:
         try:
             run_inspection.delay(run.pk)

@@ -91,9 +91,10 @@ def seed(records: int, fiscal_year: int) -> float:
     shares = [r[0] for r in ROUTES]
     started = time.monotonic()
     moment = start.astimezone(UTC)
-    with connection.cursor() as cursor, cursor.cursor.copy(
-        f"COPY audit_accessrecord ({', '.join(COLUMNS)}) FROM STDIN"
-    ) as copy:
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY audit_accessrecord ({', '.join(COLUMNS)}) FROM STDIN") as copy,
+    ):
         for n in range(records):
             moment += timedelta(seconds=step * rng.uniform(0.5, 1.5))
             if moment >= end:
@@ -141,10 +142,13 @@ def raw_copy(start: datetime, end: datetime) -> tuple[float, int]:
     columns = ", ".join(CSV_COLUMNS)
     started = time.monotonic()
     size = 0
-    with connection.cursor() as cursor, cursor.cursor.copy(
-        f"COPY (SELECT {columns} FROM audit_accessrecord WHERE at >= %s AND at < %s) TO STDOUT WITH (FORMAT csv)",
-        (start, end),
-    ) as copy:
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(
+            f"COPY (SELECT {columns} FROM audit_accessrecord WHERE at >= %s AND at < %s) TO STDOUT WITH (FORMAT csv)",
+            (start, end),
+        ) as copy,
+    ):
         for data in copy:
             size += len(data)
     return time.monotonic() - started, size

@@ -4,9 +4,12 @@
         .venv/bin/python bench/throughput.py [--workers 4 --clients 4 --seconds 20 --rounds 2 --path /facilities/]
 
 The database must be migrated and hold facilities (manage.py generate_facilities --count 1000000). Two gunicorn
-servers run the same code and settings except AUDIT_ENABLED (False only for the baseline); rounds alternate
-baseline/audited so drift on a shared machine hits both. Each client is a process doing sequential GETs with
-a signed-in agency session (verified TOTP device, current terms). Prints requests/s of each and the ratio.
+servers run side by side, the same code and settings except AUDIT_ENABLED (False only for the baseline). Each
+client is a process with a signed-in agency session (verified TOTP device, current terms) that sends its
+requests alternately to the two servers, so both see the same moment-to-moment load on a shared machine
+(separate runs one after the other were dominated by the other work on the box). At fixed concurrency,
+throughput is inversely proportional to time per request, so the ratio printed is unaudited ms / audited ms
+per request — conservative for the audit, whose commit wait adds latency without using CPU.
 """
 
 from __future__ import annotations
@@ -79,35 +82,37 @@ def start_server(port: int, workers: int, audited: bool) -> subprocess.Popen:
     raise SystemExit("gunicorn did not start")
 
 
-def client_loop(port: int, path: str, cookie: str, seconds: float, out: multiprocessing.Queue) -> None:
-    done = errors = 0
+def client_loop(path: str, cookie: str, seconds: float, out: multiprocessing.Queue) -> None:
+    """Alternate between the unaudited (8700) and the audited (8701) server, timing each request."""
+    spent = {8700: 0.0, 8701: 0.0}
+    done = {8700: 0, 8701: 0}
+    errors = 0
     stop = time.monotonic() + seconds
     while time.monotonic() < stop:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        conn.request("GET", path, headers={"Cookie": cookie, "Host": "127.0.0.1"})
-        response = conn.getresponse()
-        response.read()
-        conn.close()
-        if response.status == 200:
-            done += 1
-        else:
-            errors += 1
-    out.put((done, errors))
+        for port in (8700, 8701):
+            started = time.perf_counter()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request("GET", path, headers={"Cookie": cookie, "Host": "127.0.0.1"})
+            response = conn.getresponse()
+            response.read()
+            conn.close()
+            spent[port] += time.perf_counter() - started
+            done[port] += 1
+            errors += response.status != 200
+    out.put((spent, done, errors))
 
 
-def measure(port: int, path: str, cookie: str, clients: int, seconds: float) -> tuple[float, int]:
+def measure(path: str, cookie: str, clients: int, seconds: float) -> tuple[dict[int, float], dict[int, int], int]:
     out: multiprocessing.Queue = multiprocessing.Queue()
-    procs = [
-        multiprocessing.Process(target=client_loop, args=(port, path, cookie, seconds, out)) for _ in range(clients)
-    ]
-    started = time.monotonic()
+    procs = [multiprocessing.Process(target=client_loop, args=(path, cookie, seconds, out)) for _ in range(clients)]
     for proc in procs:
         proc.start()
     results = [out.get() for _ in procs]
     for proc in procs:
         proc.join()
-    elapsed = time.monotonic() - started
-    return sum(r[0] for r in results) / elapsed, sum(r[1] for r in results)
+    spent = {port: sum(r[0][port] for r in results) for port in (8700, 8701)}
+    done = {port: sum(r[1][port] for r in results) for port in (8700, 8701)}
+    return spent, done, sum(r[2] for r in results)
 
 
 def main() -> None:
@@ -128,27 +133,28 @@ def main() -> None:
     )  # fmt: skip
     print(f"facilities in the database: {check.stdout.strip()}; page {args.path}; gunicorn sync workers "
           f"{args.workers}; clients {args.clients}; {args.seconds:.0f}s per run; {args.rounds} rounds")  # fmt: skip
-    rates: dict[bool, list[float]] = {False: [], True: []}
-    for round_no in range(args.rounds):
-        for audited in (False, True) if round_no % 2 == 0 else (True, False):
-            port = 8700 + int(audited)
-            server = start_server(port, args.workers, audited)
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                conn.request("GET", args.path, headers={"Cookie": cookie})
-                response = conn.getresponse()
-                body = response.read()
-                assert response.status == 200, (response.status, body[:300])
-                measure(port, args.path, cookie, args.clients, 3)  # warm-up
-                rate, errors = measure(port, args.path, cookie, args.clients, args.seconds)
-            finally:
-                server.send_signal(signal.SIGTERM)
-                server.wait()
-            rates[audited].append(rate)
-            label = "audited  " if audited else "unaudited"
-            print(f"round {round_no + 1} {label}: {rate:7.1f} req/s ({errors} non-200)", flush=True)
-    base, audited_rate = statistics.median(rates[False]), statistics.median(rates[True])
-    print(f"median unaudited {base:.1f} req/s, audited {audited_rate:.1f} req/s, ratio {audited_rate / base:.3f}")
+    servers = [start_server(8700, args.workers, audited=False), start_server(8701, args.workers, audited=True)]
+    try:
+        for port in (8700, 8701):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request("GET", args.path, headers={"Cookie": cookie})
+            response = conn.getresponse()
+            body = response.read()
+            assert response.status == 200, (response.status, body[:300])
+        measure(args.path, cookie, args.clients, 3)  # warm-up
+        ratios = []
+        for round_no in range(args.rounds):
+            spent, done, errors = measure(args.path, cookie, args.clients, args.seconds)
+            base_ms, audited_ms = (1000 * spent[p] / done[p] for p in (8700, 8701))
+            ratios.append(base_ms / audited_ms)
+            print(f"round {round_no + 1}: unaudited {base_ms:6.1f} ms/request ({done[8700]}), "
+                  f"audited {audited_ms:6.1f} ms/request ({done[8701]}), {errors} non-200 "
+                  f"-> throughput ratio {base_ms / audited_ms:.3f}", flush=True)  # fmt: skip
+    finally:
+        for server in servers:
+            server.send_signal(signal.SIGTERM)
+            server.wait()
+    print(f"audited/unaudited throughput (median of {args.rounds} rounds): {statistics.median(ratios):.3f}")
 
 
 if __name__ == "__main__":

@@ -279,7 +279,7 @@ def _label(table: Table, line: int) -> str:
     return f"{table.name} {line}行目" if table.name != "CSV" else f"{line}行目"
 
 
-def _parse_main(table: Table) -> tuple[list[ParsedFacility], list[RowError]]:
+def _parse_main(table: Table, progress: Progress) -> tuple[list[ParsedFacility], list[RowError]]:
     index = {header: position for position, header in enumerate(table.headers) if header}
     missing = [name for name in REQUIRED_COLUMNS if _header_key(name) not in index]
     if missing:
@@ -287,7 +287,10 @@ def _parse_main(table: Table) -> tuple[list[ParsedFacility], list[RowError]]:
     parsed: list[ParsedFacility] = []
     errors: list[RowError] = []
     seen: dict[str, str] = {}
-    for line, cells in table.rows:
+    total = len(table.rows)
+    for done, (line, cells) in enumerate(table.rows):
+        if done % BATCH == 0:
+            progress("validating", done, total)
         label = _label(table, line)
         values: dict[str, Any] = {}
         reasons: list[str] = []
@@ -355,7 +358,9 @@ def _attach_sites(table: Table, parsed: list[ParsedFacility]) -> list[RowError]:
     return errors
 
 
-def read_and_validate(handle: IO[bytes], *, name: str) -> tuple[list[ParsedFacility], list[RowError]]:
+def read_and_validate(
+    handle: IO[bytes], *, name: str, progress: Progress | None = None
+) -> tuple[list[ParsedFacility], list[RowError]]:
     suffix = Path(name).suffix.lower()
     if suffix == ".xlsx":
         main, sites, errors = _xlsx_tables(handle)
@@ -367,7 +372,7 @@ def read_and_validate(handle: IO[bytes], *, name: str) -> tuple[list[ParsedFacil
         return [], errors
     if main is None:
         return [], [RowError("-", "「設備ID」で始まる見出し行が見つかりません")]
-    parsed, errors = _parse_main(main)
+    parsed, errors = _parse_main(main, progress or (lambda phase, done, total: None))
     if sites is not None and not errors:
         errors.extend(_attach_sites(sites, parsed))
     return parsed, errors
@@ -441,7 +446,7 @@ def facilities_import(handle: IO[bytes], *, name: str, progress: Progress | None
     """Validate the whole file; if every row is good, upsert it by 設備ID. Returns counts and row errors."""
     report = progress or (lambda phase, done, total: None)
     report("validating", 0, 0)
-    parsed, errors = read_and_validate(handle, name=name)
+    parsed, errors = read_and_validate(handle, name=name, progress=report)
     result = ImportResult(total=len(parsed) + len(errors), errors=errors)
     if errors:
         report("rejected", 0, result.total)

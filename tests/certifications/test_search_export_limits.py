@@ -261,3 +261,21 @@ def test_an_export_of_many_chunks_streams_every_row_once(fmt, many, orgs, make_u
     ):
         recorded.update(facility_ids or [])
     assert recorded == set(ids)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_no_row_leaves_when_the_audit_trail_cannot_be_written(fmt, many, orgs, make_user, signed_in_client):
+    from audit.disclosure import AuditUnavailable
+
+    client = signed_in_client(make_user(orgs.agency))
+    with connection.cursor() as cursor:  # undone with the test's transaction
+        cursor.execute("ALTER TABLE audit_accessrecord RENAME TO audit_accessrecord_gone")
+    received = b""
+    try:
+        response = client.get(reverse(f"certifications:export_{fmt}"))
+        assert response.status_code == 503
+        received = b"".join(response.streaming_content) if response.streaming else response.content
+    except AuditUnavailable:
+        pass
+    assert b"B000001C01" not in received and b"PK" not in received[:2]

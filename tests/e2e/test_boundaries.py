@@ -29,6 +29,14 @@ def test_a_grid_operator_cannot_open_another_areas_facility_by_its_address(
     expect(page.get_by_role("main")).not_to_contain_text("関西ひみつ発電所")
     shot(page, "own-area-only")
 
+    # The export holds the same area, and only the columns a grid operator may see.
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="CSV で出力").click()
+    exported = download_info.value.path().read_text(encoding="utf-8-sig")
+    assert "F000000101" in exported
+    assert "F000000202" not in exported
+    assert "山田 太郎" not in exported and "設置者名" not in exported
+
     page.goto("/facilities/F000000101/")
     expect(page.get_by_role("heading", level=1)).to_contain_text("F000000101")
     # The grid operator's view leaves out what the policy keeps from them (representative name).

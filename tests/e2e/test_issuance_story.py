@@ -117,6 +117,7 @@ def test_an_account_goes_from_request_to_first_export(contexts: Contexts, page: 
     content = download.path().read_text(encoding="utf-8-sig")
     rows = list(csv.reader(io.StringIO(content)))
     assert len(rows) == 2, rows  # header + the one facility the search found
+    assert rows[0][0] == "設備ID"
     assert "F000000001" in rows[1]
     assert not any("F000000002" in cell for row in rows for cell in row)
 

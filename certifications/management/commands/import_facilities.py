@@ -18,12 +18,13 @@ class Command(BaseCommand):
     def handle(self, *args: Any, file: Path, **options: Any) -> None:
         if not file.is_file():
             raise CommandError(f"{file}: no such file")
-        last = {"shown": -1}
+        last: dict[str, Any] = {"phase": "", "shown": -1}
 
         def progress(phase: str, done: int, total: int) -> None:
             percent = int(100 * done / total) if total else 0
-            if phase != "writing" or percent // 5 != last["shown"] // 5 or done == total:
-                last["shown"] = percent
+            # One line per phase and per 5 %, so a large file shows it is moving without flooding the terminal.
+            if phase != last["phase"] or percent // 5 != last["shown"] // 5 or done == total:
+                last.update(phase=phase, shown=percent)
                 self.stdout.write(f"{phase}: {done}/{total} ({percent}%)")
 
         with file.open("rb") as handle:
