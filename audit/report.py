@@ -22,6 +22,7 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Organisation, OrganisationKind, User
 from audit.inspection import JST, fiscal_year_bounds
@@ -37,11 +38,11 @@ ACCOUNT_ACTIONS = {
     "retired": ("account.retired",),
 }
 ACCOUNT_ACTION_LABELS = {
-    "issued": _("発行"),
-    "activated": _("利用開始"),
-    "suspended": _("停止"),
-    "reactivated": _("利用再開"),
-    "retired": _("廃止"),
+    "issued": gettext_lazy("発行"),
+    "activated": gettext_lazy("利用開始"),
+    "suspended": gettext_lazy("停止"),
+    "reactivated": gettext_lazy("利用再開"),
+    "retired": gettext_lazy("廃止"),
 }
 CSV_BOM = b"\xef\xbb\xbf"
 CSV_COLUMNS = (
