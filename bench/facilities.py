@@ -4,9 +4,12 @@ stack with the audit records written).
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/renergy_bench_h2 .venv/bin/python manage.py migrate
     DATABASE_URL=... .venv/bin/python manage.py generate_facilities --count 1000000 --seed 7
     DATABASE_URL=... .venv/bin/python bench/facilities.py [--repeat 30]
+    DATABASE_URL=... .venv/bin/python bench/facilities.py --export-only [--repeat 7]
 
 Prints p50/p95 latency per common filter combination and per role, and export rows/s (CSV, XLSX)
 beside a raw `COPY (SELECT the same columns ...) TO STDOUT` of the same rows, as ratios.
+--export-only runs just the CSV export comparison: raw COPY and the view alternately, --repeat times in the
+same run, and prints the medians, the view's time to first byte and the ratio (with the load average).
 """
 
 from __future__ import annotations
@@ -94,15 +97,84 @@ def consume(response) -> int:
     return sum(len(chunk) for chunk in response.streaming_content)
 
 
+EXPORT_PARAMS = {"pref": "23"}
+
+
+def raw_copy(agency_user: User) -> tuple[float, int]:
+    """Seconds and bytes of a raw COPY of the export's rows: the agency's columns, unformatted, no sites."""
+    columns = ", ".join(f'"{c}"' for c in allowed_columns(agency_user))
+    with connection.cursor() as cursor:
+        started = time.perf_counter()
+        size = 0
+        with cursor.cursor.copy(
+            f"COPY (SELECT {columns} FROM certifications_facility WHERE prefecture_code = '23' "
+            "ORDER BY facility_id) TO STDOUT WITH (FORMAT csv, HEADER)"
+        ) as copy:
+            for block in copy:
+                size += len(block)
+        return time.perf_counter() - started, size
+
+
+def view_export(client: Client, fmt: str) -> tuple[float, float, int, int]:
+    """Seconds to the last byte, seconds to the first byte, bytes and status of the export view."""
+    started = time.perf_counter()
+    response = client.get(f"/facilities/export.{fmt}", EXPORT_PARAMS)
+    first = None
+    size = 0
+    for chunk in response.streaming_content:
+        if first is None:
+            first = time.perf_counter() - started
+        size += len(chunk)
+    seconds = time.perf_counter() - started
+    return seconds, first if first is not None else seconds, size, response.status_code
+
+
+def load() -> str:
+    return "load average " + ", ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def export_only(agency: Client, repeat: int) -> None:
+    """The CSV export against a raw COPY of the same rows, interleaved so both see the same machine load."""
+    agency_user = User.objects.get(email="bench-agency@bench.example.jp")
+    rows = Facility.objects.filter(prefecture_code="23").count()
+    print(f"export of pref=23 as the agency (all fields): {rows:,} rows, {repeat} runs each ({load()})")
+    raw_copy(agency_user)  # warm-up: both read the same, cached pages
+    view_export(agency, "csv")
+    copies, views, firsts = [], [], []
+    size = view_size = status = 0
+    for _ in range(repeat):
+        seconds, size = raw_copy(agency_user)
+        copies.append(seconds)
+        seconds, first, view_size, status = view_export(agency, "csv")
+        views.append(seconds)
+        firsts.append(first)
+    copy_s, view_s, first_s = (statistics.median(values) for values in (copies, views, firsts))
+    print(
+        f"{'raw COPY ... TO STDOUT (csv), median':40} {copy_s:7.3f} s {rows / copy_s:12,.0f} rows/s"
+        f"  {size / 1e6:6.1f} MB"
+    )
+    print(
+        f"{'view export csv, median':40} {view_s:7.3f} s {rows / view_s:12,.0f} rows/s  {view_size / 1e6:6.1f} MB"
+        f"  first byte {first_s * 1000:6.0f} ms  (status {status})"
+    )
+    print(f"ratio to raw COPY (median/median): {copy_s / view_s:.2f}   ({load()})")
+    print("runs (copy s / view s): " + "  ".join(f"{c:.2f}/{v:.2f}" for c, v in zip(copies, views, strict=True)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--repeat", type=int, default=None, help="runs per measurement (30, or 7 with --export-only)")
+    parser.add_argument("--export-only", action="store_true", help="only the CSV export against a raw COPY")
     args = parser.parse_args()
     setup_test_environment()
     total = Facility.objects.count()
     print(f"facilities: {total:,}")
 
     agency = client_for(person("agency", org("bench 資源エネルギー庁", OrganisationKind.AGENCY)))
+    if args.export_only:
+        export_only(agency, args.repeat or 7)
+        return
+    args.repeat = args.repeat or 30
     grid = client_for(person("grid", org("bench 東京電力PG", OrganisationKind.GRID, supply_area=SupplyArea.TOKYO)))
     pref = client_for(person("pref", org("bench 愛知県", OrganisationKind.LOCAL_GOV, jurisdiction_code="23")))
     muni = client_for(person("muni", org("bench 豊田市", OrganisationKind.LOCAL_GOV, jurisdiction_code="232114")))

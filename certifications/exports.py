@@ -89,8 +89,8 @@ def csv_stream(
     header = CSV_BOM + buffer.getvalue().encode("utf-8")
     if use_copy is None:
         use_copy = connection.vendor == "postgresql"
-    if use_copy and fields and fields[0] == "facility_id":
-        yield from csv_copy_stream(request, ordered(queryset, sort_key)[:limit], fields=fields, header=header)
+    if use_copy and fields:
+        yield from csv_copy_stream(request, queryset, sort_key=sort_key, fields=fields, limit=limit, header=header)
         return
     first = True
     for facility_ids, rows in _chunks(queryset, sort_key, fields, limit):
