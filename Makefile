@@ -45,7 +45,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	bin/bench
 
 clean:
 	rm -rf $(VENV) var
