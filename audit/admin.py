@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from auditlog.models import LogEntry
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from audit.models import AccessRecord, AuditSeal, SecurityEvent, VerificationRun
@@ -44,3 +46,18 @@ class AuditSealAdmin(ReadOnlyAdmin):
 @admin.register(VerificationRun)
 class VerificationRunAdmin(ReadOnlyAdmin):
     list_display = ["ran_at", "period_from", "period_to", "ok", "records_checked"]
+
+
+# django-auditlog registers an admin of its own that lists every model's history, facility changes included,
+# to anyone holding its view permission. The contractor sees no facility data, so ours leaves facilities out.
+if admin.site.is_registered(LogEntry):
+    admin.site.unregister(LogEntry)
+
+
+@admin.register(LogEntry)
+class ModelHistoryAdmin(ReadOnlyAdmin):
+    list_display = ["timestamp", "content_type", "object_repr", "action", "actor", "remote_addr"]
+    date_hierarchy = "timestamp"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[LogEntry]:
+        return super().get_queryset(request).exclude(content_type__app_label="certifications")

@@ -25,7 +25,8 @@ _MODELS: list[tuple[str, dict[str, Any]]] = [
     ("accounts.User", {"exclude_fields": _USER_EXCLUDE}),
     ("accounts.TermsVersion", {}),
     ("accounts.AccountRequest", {}),
-    ("certifications.Facility", {}),
+    # Personal data of operators is masked in history: the log must not become a second copy of it.
+    ("certifications.Facility", {"mask_fields": ["representative_name", "operator_address", "operator_phone"]}),
 ]
 
 

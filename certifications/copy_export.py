@@ -46,6 +46,7 @@ CHUNK_ROWS = 5000  # records per piece handed to the response
 FIRST_BATCH_ROWS = 2000
 BATCH_ROWS = 100_000
 TABLE = f'"{Facility._meta.db_table}"'
+ID_SEPARATOR = "\x1f"  # ASCII unit separator, never in a facility ID (checked in copy_sql)
 SITE_TABLE = f'"{FacilitySite._meta.db_table}"'
 # Session settings for the COPY only (reset afterwards). The per-row sites subquery pushes the estimate
 # past jit_above_cost, and compiling the plan then costs more than running it (seconds, for a 60,000-row
@@ -59,8 +60,8 @@ def _column(field: str) -> str:
 
 
 def _fold(sql: str) -> str:
-    """Line breaks to spaces. replace() returns its input untouched when there is nothing to replace, which
-    makes it several times cheaper than translate() on the (multibyte) values that have no line break."""
+    """Line breaks to spaces. replace() returns its input untouched when there is nothing to replace, where
+    translate() rebuilds every (multibyte) value; a few per cent of the whole export."""
     return f"replace(replace({sql}, E'\\r', ' '), E'\\n', ' ')"
 
 
@@ -129,7 +130,14 @@ def copy_sql(
     # Identifiers come from the model, field names from the policy (checked above); values are parameters.
     annotations: dict[str, Any] = {f"c{index}": RawSQL(*_expression(field)) for index, field in enumerate(fields)}  # noqa: S611
     keys = {"k0": F(column), "k1": F("facility_id")}
-    recorded = RawSQL(f'{TABLE}."facility_id" = ANY(%s)', (facility_ids,), output_field=BooleanField())  # noqa: S611
+    # One string split by the server: psycopg quotes a list element by element in Python (0.13 s for 60,000
+    # IDs). The separator cannot be part of an ID, or an ID could be cut into others that were not recorded.
+    joined = ID_SEPARATOR.join(facility_ids)
+    if joined.count(ID_SEPARATOR) != len(facility_ids) - 1:  # the importer allows [A-Z0-9] only; fail closed
+        raise ValueError("a facility ID holds the export's ID separator")
+    recorded = RawSQL(  # noqa: S611 - the table name from the model, the IDs a parameter
+        f'{TABLE}."facility_id" = ANY(string_to_array(%s, %s))', (joined, ID_SEPARATOR), output_field=BooleanField()
+    )
     inner = queryset.filter(recorded).order_by().annotate(**annotations, **keys).values_list(*annotations, *keys)
     sql, params = inner.query.sql_with_params()
     direction = " DESC" if descending else ""

@@ -245,6 +245,9 @@ LOGGING = {
         # Request logs carry full URLs; ours never hold secrets, but keep Django's at WARNING.
         "django.request": {"level": "WARNING"},
         "django.server": {"level": "WARNING"},
+        # django-axes logs every attempt with the username (an e-mail address) at INFO; our security events
+        # hold those facts already, so its log keeps only warnings.
+        "axes": {"level": "WARNING"},
     },
 }
 
