@@ -33,11 +33,9 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
-from django_otp import DEVICE_ID_SESSION_KEY  # noqa: E402
-from django_otp.plugins.otp_totp.models import TOTPDevice  # noqa: E402
 
 from accounts.models import AccountStatus, Organisation, OrganisationKind, User  # noqa: E402
-from accounts.terms import SESSION_KEY, terms_current  # noqa: E402
+from accounts.testing import signed_in_client  # noqa: E402
 from audit.hashing import ACCESS_FIELDS, access_hash  # noqa: E402
 from audit.inspection import JST, fiscal_year_bounds  # noqa: E402
 from audit.partitions import ensure_partitions  # noqa: E402
@@ -128,14 +126,7 @@ def contractor_client() -> Client:
         email="bench-contractor@bench.example.jp",
         defaults={"name": "bench contractor", "organisation": org, "status": AccountStatus.ACTIVE},
     )[0]
-    client = Client()
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-    device = TOTPDevice.objects.get_or_create(user=user, name="bench", defaults={"confirmed": True})[0]
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session[SESSION_KEY] = terms_current().pk
-    session.save()
-    return client
+    return signed_in_client(user)
 
 
 def raw_copy(start: datetime, end: datetime) -> tuple[float, int]:

@@ -35,10 +35,9 @@ django.setup()
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
-from django_otp import DEVICE_ID_SESSION_KEY  # noqa: E402
-from django_otp.plugins.otp_totp.models import TOTPDevice  # noqa: E402
 
 from accounts.models import AccountStatus, Organisation, OrganisationKind, User  # noqa: E402
+from accounts.testing import signed_in_client  # noqa: E402
 from certifications.models import Facility  # noqa: E402
 from certifications.policy import allowed_columns  # noqa: E402
 from renergy.geography import SupplyArea  # noqa: E402
@@ -50,25 +49,6 @@ def person(name: str, org: Organisation) -> User:
         defaults={"name": f"bench {name}", "organisation": org, "status": AccountStatus.ACTIVE},
     )
     return user
-
-
-def client_for(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    device, _created = TOTPDevice.objects.get_or_create(user=user, name="bench", defaults={"confirmed": True})
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    try:
-        from accounts.models import TermsAcceptance
-        from accounts.terms import SESSION_KEY, terms_current
-
-        terms = terms_current()
-        TermsAcceptance.objects.get_or_create(user=user, terms=terms, defaults={"ip_address": "127.0.0.1"})
-        session[SESSION_KEY] = terms.pk
-    except ImportError:
-        pass
-    session.save()
-    return client
 
 
 def org(name: str, kind: str, **extra: str) -> Organisation:
@@ -170,18 +150,20 @@ def main() -> None:
     total = Facility.objects.count()
     print(f"facilities: {total:,}")
 
-    agency = client_for(person("agency", org("bench 資源エネルギー庁", OrganisationKind.AGENCY)))
+    agency = signed_in_client(person("agency", org("bench 資源エネルギー庁", OrganisationKind.AGENCY)))
     if args.export_only:
         export_only(agency, args.repeat or 7)
         return
     args.repeat = args.repeat or 30
-    grid = client_for(person("grid", org("bench 東京電力PG", OrganisationKind.GRID, supply_area=SupplyArea.TOKYO)))
-    pref = client_for(person("pref", org("bench 愛知県", OrganisationKind.LOCAL_GOV, jurisdiction_code="23")))
-    muni = client_for(person("muni", org("bench 豊田市", OrganisationKind.LOCAL_GOV, jurisdiction_code="232114")))
+    grid = signed_in_client(
+        person("grid", org("bench 東京電力PG", OrganisationKind.GRID, supply_area=SupplyArea.TOKYO))
+    )
+    pref = signed_in_client(person("pref", org("bench 愛知県", OrganisationKind.LOCAL_GOV, jurisdiction_code="23")))
+    muni = signed_in_client(person("muni", org("bench 豊田市", OrganisationKind.LOCAL_GOV, jurisdiction_code="232114")))
     owner_org = (
         Organisation.objects.filter(kind=OrganisationKind.OPERATOR, facilities__isnull=False).order_by("pk").first()
     )
-    operator = client_for(person("operator", owner_org)) if owner_org else None
+    operator = signed_in_client(person("operator", owner_org)) if owner_org else None
 
     url = "/facilities/"
     first_page = agency.get(url).content.decode()

@@ -35,12 +35,9 @@ def signed_in_cookie() -> str:
     import django
 
     django.setup()
-    from django.test import Client
-    from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    from accounts.models import AccountStatus, Organisation, OrganisationKind, TermsAcceptance, User
-    from accounts.terms import SESSION_KEY, terms_current
+    from accounts.models import AccountStatus, Organisation, OrganisationKind, User
+    from accounts.testing import signed_in_client
 
     org = Organisation.objects.get_or_create(name="ベンチ 資源エネルギー庁", defaults={"kind": OrganisationKind.AGENCY})
     org = org[0]
@@ -48,15 +45,7 @@ def signed_in_cookie() -> str:
         email="bench-agency@bench.example.jp",
         defaults={"name": "bench agency", "organisation": org, "status": AccountStatus.ACTIVE},
     )[0]
-    client = Client()
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-    device = TOTPDevice.objects.get_or_create(user=user, name="bench", defaults={"confirmed": True})[0]
-    terms = terms_current()
-    TermsAcceptance.objects.get_or_create(user=user, terms=terms, defaults={"ip_address": "127.0.0.1"})
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session[SESSION_KEY] = terms.pk
-    session.save()
+    session = signed_in_client(user).session
     from django.conf import settings
 
     return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"

@@ -7,7 +7,6 @@ when it is not reachable; under CI the test settings refuse to start without the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from django.conf import settings
@@ -86,39 +85,10 @@ def make_user(db: None):
 # --- accounts: a fully signed-in test client (verified TOTP device + current terms accepted) -------------
 @pytest.fixture
 def signed_in_client(db: None):
-    """Callable: user -> django.test.Client signed in like after password + TOTP + consent.
+    """Callable: user -> django.test.Client signed in like after password + TOTP + consent (accounts.testing)."""
+    from accounts.testing import signed_in_client
 
-    Uses force_login + the django-otp session mark, so it suits other apps' view tests; the accounts tests
-    sign in through the real login views instead.
-    """
-    import time
-
-    from django.test import Client
-    from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    from accounts.models import TermsAcceptance
-    from accounts.sessions import AUTH_AT, SEEN_AT
-    from accounts.terms import SESSION_KEY as TERMS_SESSION_KEY
-    from accounts.terms import terms_current
-
-    def _sign_in(user: User, client: Client | None = None, **client_kwargs: Any) -> Client:
-        # client_kwargs go to Client(), e.g. raise_request_exception=False or default headers.
-        client = client or Client(**client_kwargs)
-        device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
-            user=user, name="test", confirmed=True
-        )
-        terms = terms_current()
-        TermsAcceptance.objects.get_or_create(user=user, terms=terms, defaults={"ip_address": "127.0.0.1"})
-        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-        session = client.session
-        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-        session[TERMS_SESSION_KEY] = terms.pk
-        session[AUTH_AT] = session[SEEN_AT] = time.time()
-        session.save()
-        return client
-
-    return _sign_in
+    return signed_in_client
 
 
 # --- end accounts ---------------------------------------------------------------------------------------

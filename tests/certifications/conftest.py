@@ -1,4 +1,4 @@
-"""Facilities for the cast, and a fully signed-in client until H1's shared `signed_in_client` lands.
+"""Facilities for the cast.
 
 Every facility carries a distinctive value in every field, so a test can look for each field's text in
 any output and know that it leaked.
@@ -11,9 +11,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.test import Client
-from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from certifications.models import (
     Facility,
@@ -26,31 +23,6 @@ from certifications.models import (
 )
 from certifications.municipalities import resolve_address
 from renergy.geography import default_supply_area
-
-
-def _sign_in(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    try:  # H1's consent model; the gate asks for it once it exists.
-        from accounts.models import TermsAcceptance
-        from accounts.terms import SESSION_KEY, terms_current
-
-        terms = terms_current()
-        TermsAcceptance.objects.get_or_create(user=user, terms=terms, defaults={"ip_address": "127.0.0.1"})
-        session[SESSION_KEY] = terms.pk
-    except ImportError:
-        pass
-    session.save()
-    return client
-
-
-@pytest.fixture
-def signed_in_client(db: None):
-    """signed_in_client(user) -> a Client signed in with password, a verified TOTP device and consent."""
-    return _sign_in
 
 
 def distinctive_values(tag: str) -> dict[str, Any]:

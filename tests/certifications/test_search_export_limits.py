@@ -115,6 +115,13 @@ def test_csv_is_utf8_with_bom_and_crlf(many, orgs, make_user, signed_in_client):
     assert rows[0][0] == "設備ID" and len(rows) == 11
 
 
+def test_an_unfiltered_export_streams_every_visible_row(many, orgs, make_user, signed_in_client):
+    response = signed_in_client(make_user(orgs.agency)).get(reverse("certifications:export_csv"))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    assert response.status_code == 200
+    assert len(rows) == 1 + 40
+
+
 def test_xlsx_opens_with_every_row(many, orgs, make_user, signed_in_client):
     response = signed_in_client(make_user(orgs.grid_tokyo)).get(reverse("certifications:export_xlsx"))
     workbook = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)), read_only=True)
