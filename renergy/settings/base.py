@@ -134,7 +134,9 @@ AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 30) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_CLIENT_IP_CALLABLE = "renergy.client_ip.client_ip_for_axes"
-AXES_RESET_ON_SUCCESS = True
+# A success must not wipe the failures: a sprayer would sign in to their own account from the same address
+# to reset the per-IP count. Failures expire with the cool-off instead.
+AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_VERBOSE = False
 AXES_SENSITIVE_PARAMETERS = ["password", "otp_token", "token", "code"]

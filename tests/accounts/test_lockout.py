@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from tests.accounts.conftest import PASSWORD, login_steps, totp_code
+from tests.accounts.conftest import PASSWORD, login_steps, ready, totp_code
 
 LIMIT = settings.AXES_FAILURE_LIMIT
 
@@ -48,6 +48,18 @@ def test_one_ip_address_spraying_many_accounts_is_locked(orgs, make_user, person
     # Even a right password for an untouched account from that address is refused; from elsewhere it works.
     assert login_steps(Client(), person, REMOTE_ADDR="192.0.2.66").status_code == 429
     assert login_steps(Client(), person, REMOTE_ADDR="192.0.2.67").status_code == 302
+
+
+@pytest.mark.django_db
+def test_a_sprayer_cannot_reset_the_count_by_signing_in_to_their_own_account(orgs, make_user, person) -> None:
+    sprayer = ready(make_user(orgs.operator_b))
+    sprayer_device = TOTPDevice.objects.get(user=sprayer)
+    for round_ in range(3):
+        for _ in range(LIMIT // 3):
+            _wrong_password(Client(), person.email, REMOTE_ADDR="198.51.100.7")
+        # A full, successful sign-in of the sprayer's own account from the same address, between rounds.
+        login_steps(Client(), sprayer, code=totp_code(sprayer_device, offset=round_), REMOTE_ADDR="198.51.100.7")
+    assert _wrong_password(Client(), person.email, REMOTE_ADDR="198.51.100.8") == 429
 
 
 @pytest.mark.django_db
