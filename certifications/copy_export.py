@@ -178,6 +178,7 @@ def csv_copy_stream(
             "SELECT " + ", ".join("set_config(%s, %s, false)" for _name in names),
             [item for name in names for item in (name, COPY_SETTINGS[name])],
         )
+        finished = False
         try:
             start, size = 0, FIRST_BATCH_ROWS
             while start < len(facility_ids):
@@ -203,7 +204,14 @@ def csv_copy_stream(
                 if pending:
                     yield first + bytes(pending).replace(b"\n", b"\r\n")
                     first = b""
+            finished = True
         finally:
-            cursor.execute("RESET jit; RESET datestyle; RESET work_mem")
+            if finished:
+                cursor.execute("RESET jit; RESET datestyle; RESET work_mem")
+            else:
+                # Closed early (client gone, or a response dropped and collected): this may run from the garbage
+                # collector in the middle of another query on the same connection, where SQL would deadlock. The
+                # connection still holds the settings (and may be mid-COPY), so Django drops it at request end.
+                connection.close_at = 0
     if first:  # every recorded facility left the scope in between: the header alone
         yield first

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import models
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -27,9 +28,11 @@ def _decimal(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-def formatter(field: str) -> Callable[[Any], str]:
+def formatter(field: str, *, page: bool = False) -> Callable[[Any], str]:
     """A function turning a raw column value into its display text, specialised per field and built once per
-    output (exports call it per column, then per cell), with translations resolved up front."""
+    output (exports call it per column, then per cell), with translations resolved up front.
+
+    Pages show dates in the reader's language (2024年4月1日); files keep ISO dates, which Excel reads as dates."""
     if field == "municipality_code":
         return lambda value: f"{value} {municipality_name(value)}".strip() if value else ""
     if field == "prefecture_code":
@@ -49,6 +52,8 @@ def formatter(field: str) -> Callable[[Any], str]:
     if isinstance(model_field, models.DecimalField):
         return lambda value: "" if value is None else _decimal(value)
     if isinstance(model_field, models.DateField):
+        if page:
+            return lambda value: "" if value is None else date_format(value, "DATE_FORMAT")
         return lambda value: "" if value is None else value.isoformat()
     if isinstance(model_field, models.CharField):
         return lambda value: value or ""
@@ -56,7 +61,7 @@ def formatter(field: str) -> Callable[[Any], str]:
 
 
 def present(field: str, value: Any) -> str:
-    return formatter(field)(value)
+    return formatter(field, page=True)(value)
 
 
 # Detail page sections, grouped as in DESIGN's facility-data table. Only allowed fields are shown.
@@ -116,7 +121,7 @@ DETAIL_SECTIONS: tuple[tuple[Any, tuple[str, ...]], ...] = (
 
 def display_rows(rows: list[dict[str, Any]], fields: tuple[str, ...]) -> list[dict[str, Any]]:
     """Rows for a template: the facility ID (for the link) and the display text of each allowed field."""
-    formatters = [formatter(field) for field in fields]
+    formatters = [formatter(field, page=True) for field in fields]
     return [
         {
             "facility_id": row["facility_id"],

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.utils.formats import date_format
 
 from certifications.models import (
     Facility,
@@ -63,8 +64,18 @@ def distinctive_values(tag: str) -> dict[str, Any]:
 
 # How each field's value shows up in a page/CSV/XLSX for the distinctive facility; None when the value
 # (a choice label, 有/無) is too common to search for — those are checked through their labels.
-def distinctive_text(tag: str) -> dict[str, str | None]:
+def distinctive_text(tag: str, *, page: bool = False) -> dict[str, str | None]:
+    """Files carry ISO dates; pages (page=True) show them in the active language's DATE_FORMAT."""
     values = distinctive_values(tag)
+    text = _file_text(tag, values)
+    if page:
+        for field, value in values.items():
+            if isinstance(value, datetime.date) and text.get(field) == value.isoformat():
+                text[field] = date_format(value, "DATE_FORMAT")
+    return text
+
+
+def _file_text(tag: str, values: dict[str, Any]) -> dict[str, str | None]:
     return {
         "facility_id": None,
         "operator_name": values["operator_name"],
