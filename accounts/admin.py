@@ -59,26 +59,7 @@ class UserAdmin(NoDeleteAdmin):
         "idle_warning_sent_at",
         "is_superuser",
     ]
-    fields = [
-        "email",
-        "name",
-        "organisation",
-        "department",
-        "title",
-        "emergency_phone",
-        "is_officer",
-        "is_staff",
-        "status",
-        "status_reason",
-        "status_changed_at",
-        "date_joined",
-        "activated_at",
-        "last_login",
-        "last_activity_at",
-        "password_changed_at",
-        "idle_warning_sent_at",
-        "is_superuser",
-    ]
+    fields = ["name", "department", "title", "emergency_phone", "is_officer", "is_staff", *readonly_fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # accounts come only from an officer's request and the administrator's approval
