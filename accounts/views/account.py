@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-import django_otp
 from django.contrib import messages
 from django.contrib.auth.signals import user_login_failed
 from django.db import transaction
@@ -15,17 +14,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.forms import ChangePasswordForm, CodeStepForm, ConfirmPasswordForm
+from accounts.forms import ChangePasswordForm, ConfirmPasswordForm
 from accounts.mfa import (
     recovery_codes_regenerate,
-    totp_enrol_confirm,
-    totp_enrol_start,
-    totp_qr_svg,
-    totp_secret_text,
 )
 from accounts.models import AccountRequest, AccountRequestStatus
 from accounts.permissions import signed_in
 from accounts.sessions import session_end_others, sessions_active, sessions_recent
+from accounts.views.common import authenticator_step
 from audit.events import record_event
 
 REENROL_KEY = "mfa_reenrol_at"
@@ -88,24 +84,13 @@ def authenticator_reenrol(request: HttpRequest) -> HttpResponse:
             request.session[REENROL_KEY] = time.time()
             return redirect("accounts:authenticator_reenrol")
         return render(request, "accounts/confirm_password.html", {"form": form, "purpose": _("認証アプリの再登録")})
-    device = totp_enrol_start(request, user=user)
-    form = CodeStepForm(request.POST or None)
-    error = ""
-    if request.method == "POST" and form.is_valid():
-        confirmed = totp_enrol_confirm(request, user=user, code=form.cleaned_data["code"])
-        if confirmed is not None:
-            request.session.pop(REENROL_KEY, None)
-            django_otp.login(request, confirmed)
-            session_end_others(user=user, request=request, reason="device_changed")
-            messages.success(request, _("認証アプリを再登録しました。他の端末のセッションは終了しました。"))
-            return redirect("accounts:account")
-        error = _("認証コードが正しくありません。")
-    return render(
-        request,
-        "accounts/authenticator.html",
-        {"form": form, "error": error, "qr_svg": totp_qr_svg(device), "secret": totp_secret_text(device)},
-        status=400 if error else 200,
-    )
+    step = authenticator_step(request, user=user, wrong_code=_("認証コードが正しくありません。"))
+    if isinstance(step, HttpResponse):
+        return step
+    request.session.pop(REENROL_KEY, None)
+    session_end_others(user=user, request=request, reason="device_changed")
+    messages.success(request, _("認証アプリを再登録しました。他の端末のセッションは終了しました。"))
+    return redirect("accounts:account")
 
 
 @signed_in()

@@ -1,7 +1,14 @@
 from __future__ import annotations
 
-from django.http import HttpRequest
+import django_otp
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.forms import CodeStepForm
+from accounts.mfa import totp_enrol_confirm, totp_enrol_start, totp_qr_svg, totp_secret_text
+from accounts.models import User
 
 
 def safe_next(request: HttpRequest, candidate: str | None, default: str = "/") -> str:
@@ -11,3 +18,23 @@ def safe_next(request: HttpRequest, candidate: str | None, default: str = "/") -
     if not url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()}):
         return default
     return candidate
+
+
+def authenticator_step(request: HttpRequest, *, user: User, wrong_code: str) -> TOTPDevice | HttpResponse:
+    """The QR-code page of a new authenticator, for onboarding and re-enrolment alike. A correct code returns the
+    confirmed device, already verified in this session; otherwise the page to show (400 with `wrong_code`)."""
+    device = totp_enrol_start(request, user=user)
+    form = CodeStepForm(request.POST or None)
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        confirmed = totp_enrol_confirm(request, user=user, code=form.cleaned_data["code"])
+        if confirmed is not None:
+            django_otp.login(request, confirmed)
+            return confirmed
+        error = wrong_code
+    return render(
+        request,
+        "accounts/authenticator.html",
+        {"form": form, "error": error, "qr_svg": totp_qr_svg(device), "secret": totp_secret_text(device)},
+        status=400 if error else 200,
+    )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 
-import django_otp
 from django.contrib.auth import login, logout, update_session_auth_hash
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -17,15 +16,15 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from accounts.authentication import LOGIN_BACKEND
-from accounts.forms import CodeStepForm, NewPasswordForm, TermsAcceptForm
+from accounts.forms import NewPasswordForm, TermsAcceptForm
 from accounts.lifecycle import account_activate, account_password_set_from_link, activation_link_find
-from accounts.mfa import recovery_codes_regenerate, totp_enrol_confirm, totp_enrol_start, totp_qr_svg, totp_secret_text
+from accounts.mfa import recovery_codes_regenerate
 from accounts.middleware import redirect_to_login
 from accounts.models import AccountStatus
 from accounts.permissions import onboarding, public
 from accounts.sessions import session_started
 from accounts.terms import terms_accept, terms_current
-from accounts.views.common import safe_next
+from accounts.views.common import authenticator_step, safe_next
 
 TOKEN_KEY = "activation_token"  # noqa: S105 - a session key name, not a secret
 CONTEXT_KEY = "activation_context"
@@ -83,25 +82,14 @@ def onboarding_authenticator(request: HttpRequest) -> HttpResponse:
         return redirect("accounts:terms")
     if not _activation_context_valid(request):
         return render(request, "accounts/activation_invalid.html", {"expired_context": True}, status=403)
-    device = totp_enrol_start(request, user=user)
-    form = CodeStepForm(request.POST or None)
-    error = ""
-    if request.method == "POST" and form.is_valid():
-        confirmed = totp_enrol_confirm(request, user=user, code=form.cleaned_data["code"])
-        if confirmed is not None:
-            django_otp.login(request, confirmed)
-            request.session.pop(CONTEXT_KEY, None)
-            codes = recovery_codes_regenerate(user=user, request=request)
-            return render(
-                request, "accounts/recovery_codes.html", {"codes": codes, "next_url": reverse("accounts:terms")}
-            )
-        error = _("認証コードが正しくありません。認証アプリの時刻設定も確認してください。")
-    return render(
-        request,
-        "accounts/authenticator.html",
-        {"form": form, "error": error, "qr_svg": totp_qr_svg(device), "secret": totp_secret_text(device)},
-        status=400 if error else 200,
+    step = authenticator_step(
+        request, user=user, wrong_code=_("認証コードが正しくありません。認証アプリの時刻設定も確認してください。")
     )
+    if isinstance(step, HttpResponse):
+        return step
+    request.session.pop(CONTEXT_KEY, None)
+    codes = recovery_codes_regenerate(user=user, request=request)
+    return render(request, "accounts/recovery_codes.html", {"codes": codes, "next_url": reverse("accounts:terms")})
 
 
 @onboarding
