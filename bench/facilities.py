@@ -73,10 +73,6 @@ def timed(client: Client, url: str, params: dict, repeat: int) -> tuple[float, f
     return statistics.median(samples), percentile(samples, 0.95), status
 
 
-def consume(response) -> int:
-    return sum(len(chunk) for chunk in response.streaming_content)
-
-
 EXPORT_PARAMS = {"pref": "23"}
 
 
@@ -204,31 +200,17 @@ def main() -> None:
     print(f"{'agency: detail page':48} {p50:8.1f} {p95:8.1f}  {status}")
 
     # Export: the same rows through the view and through a raw COPY of the same columns.
-    params = {"pref": "23"}
     rows = Facility.objects.filter(prefecture_code="23").count()
     print(f"\nexport of pref=23 as the agency (all fields): {rows:,} rows")
-    columns = ", ".join(f'"{c}"' for c in allowed_columns(User.objects.get(email="bench-agency@bench.example.jp")))
-    with connection.cursor() as cursor:
-        started = time.perf_counter()
-        size = 0
-        with cursor.cursor.copy(
-            f"COPY (SELECT {columns} FROM certifications_facility WHERE prefecture_code = '23' "
-            "ORDER BY facility_id) TO STDOUT WITH (FORMAT csv, HEADER)"
-        ) as copy:
-            for block in copy:
-                size += len(block)
-        copy_seconds = time.perf_counter() - started
+    copy_seconds, size = raw_copy(User.objects.get(email="bench-agency@bench.example.jp"))
     copy_rate = rows / copy_seconds
     print(f"{'raw COPY ... TO STDOUT (csv)':40} {copy_seconds:7.2f} s {copy_rate:12,.0f} rows/s  {size / 1e6:7.1f} MB")
     for fmt in ("csv", "xlsx"):
-        started = time.perf_counter()
-        response = agency.get(f"/facilities/export.{fmt}", params)
-        size = consume(response)
-        seconds = time.perf_counter() - started
+        seconds, _first, size, status = view_export(agency, fmt)
         rate = rows / seconds
         print(
             f"{'view export ' + fmt:40} {seconds:7.2f} s {rate:12,.0f} rows/s  {size / 1e6:7.1f} MB"
-            f"  ratio to COPY {rate / copy_rate:.2f}  (status {response.status_code})"
+            f"  ratio to COPY {rate / copy_rate:.2f}  (status {status})"
         )
 
 
