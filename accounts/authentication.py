@@ -61,11 +61,10 @@ class StepResult:
 def _attempt_guard(request: HttpRequest, username: str) -> Iterator[None]:
     """One transaction per attempt, serialised per account and per client IP (see the module docstring)."""
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                # Fixed order (account, then IP) so two attempts can never wait on each other in a cycle.
-                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"signin-user:{username.lower()}"])
-                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"signin-ip:{client_ip(request)}"])
+        with connection.cursor() as cursor:
+            # Fixed order (account, then IP) so two attempts can never wait on each other in a cycle.
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"signin-user:{username.lower()}"])
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"signin-ip:{client_ip(request)}"])
         yield
 
 

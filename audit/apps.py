@@ -9,6 +9,6 @@ class AuditConfig(AppConfig):
     verbose_name = _("監査")
 
     def ready(self) -> None:
-        from audit import history
+        from audit import checks, history  # noqa: F401 - checks registers the deploy check
 
         history.register_models()

@@ -3,9 +3,6 @@
 Each check is one INSERT … SELECT into audit_finding: the database aggregates the period (BRIN on time,
 (user, time) index) and no Python loop walks events. Periods are JST; the fiscal year runs 1 April to
 31 March. Thresholds are settings (AUDIT_INSPECTION) so the agency can tune them without code.
-
-PostgreSQL only (inet, jsonb, window functions); on SQLite (`make run`'s embedded mode) a run completes
-with no findings and says so.
 """
 
 from __future__ import annotations
@@ -300,14 +297,11 @@ def inspection_execute(*, run_id: int) -> InspectionRun:
     Finding.objects.filter(run=run, reviews__isnull=True).delete()  # leftovers of an interrupted attempt
     InspectionRun.objects.filter(pk=run.pk).update(status=InspectionRunStatus.RUNNING, progress=0, error="")
     try:
-        if connection.vendor != "postgresql":
-            logger.warning("audit: self-inspection needs PostgreSQL; run %s completes with no findings", run.pk)
-        else:
-            params = _params(run)
-            for step, sql in enumerate(_CHECKS.values(), start=1):
-                with connection.cursor() as cursor:
-                    cursor.execute(sql, params)
-                InspectionRun.objects.filter(pk=run.pk).update(progress=step)
+        params = _params(run)
+        for step, sql in enumerate(_CHECKS.values(), start=1):
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+            InspectionRun.objects.filter(pk=run.pk).update(progress=step)
     except Exception as error:
         InspectionRun.objects.filter(pk=run.pk).update(status=InspectionRunStatus.FAILED, error=str(error)[:500])
         raise

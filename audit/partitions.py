@@ -1,7 +1,9 @@
-"""Monthly partitions of the access records on PostgreSQL: create ahead, export and drop past retention.
+"""Monthly partitions of the access records: create ahead, export and drop past retention.
 
-Partitions are by calendar month in UTC. A missing partition is created on demand by the writer as a
-last resort (audit.writer), so a stopped beat degrades into slower first writes, never into lost records.
+Partitions are by calendar month in UTC. They are created by audit_ensure_partition() (migration 0002),
+which runs as the owner whoever calls it: the worker's daily job ahead of time, and the writer as a last
+resort (audit.writer), so a stopped beat degrades into slower first writes, never into lost records.
+Retention detaches and drops partitions: DDL only the owner connection may run.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
+
+from renergy.databases import OWNER_ALIAS
 
 logger = logging.getLogger(__name__)
 
@@ -30,58 +34,40 @@ def partition_name(month: date) -> str:
     return f"{PARENT}_y{month.year:04d}m{month.month:02d}"
 
 
-def _bound(month: date) -> str:
-    return datetime(month.year, month.month, 1, tzinfo=UTC).isoformat()
-
-
-def uses_partitions() -> bool:
-    return connection.vendor == "postgresql"
-
-
-def ensure_partition(month: date) -> bool:
+def ensure_partition(month: date, *, using: str = DEFAULT_DB_ALIAS) -> bool:
     """Create the partition holding `month` unless it exists; True when it was created."""
-    if not uses_partitions():
-        return False
     month = month_start(month)
-    name = partition_name(month)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
-        if cursor.fetchone()[0]:
-            return False
-        # Identifiers are built from integers only (partition_name), bounds from dates: no user input.
-        cursor.execute(
-            f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {PARENT} "
-            f"FOR VALUES FROM ('{_bound(month)}') TO ('{_bound(next_month(month))}')"
-        )
-    logger.info("audit: created partition %s", name)
-    return True
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT audit_ensure_partition(%s)", [month])
+        created = cursor.fetchone()[0]
+    if created:
+        logger.info("audit: created partition %s", partition_name(month))
+    return created
 
 
-def ensure_partitions(start: date, end: date) -> list[str]:
+def ensure_partitions(start: date, end: date, *, using: str = DEFAULT_DB_ALIAS) -> list[str]:
     """Every month from `start` to `end` inclusive; returns the names created."""
     created = []
     month = month_start(start)
     while month <= end:
-        if ensure_partition(month):
+        if ensure_partition(month, using=using):
             created.append(partition_name(month))
         month = next_month(month)
     return created
 
 
-def ensure_ahead(months: int | None = None, *, today: date | None = None) -> list[str]:
+def ensure_ahead(months: int | None = None, *, today: date | None = None, using: str = DEFAULT_DB_ALIAS) -> list[str]:
     """The scheduled job: this month and the next AUDIT_PARTITIONS_AHEAD months."""
     months = settings.AUDIT_PARTITIONS_AHEAD if months is None else months
     month = month_start(today or datetime.now(UTC).date())
     last = month
     for _ in range(months):
         last = next_month(last)
-    return ensure_partitions(month, last)
+    return ensure_partitions(month, last, using=using)
 
 
-def existing_partitions() -> list[tuple[str, date]]:
-    if not uses_partitions():
-        return []
-    with connection.cursor() as cursor:
+def existing_partitions(*, using: str = DEFAULT_DB_ALIAS) -> list[tuple[str, date]]:
+    with connections[using].cursor() as cursor:
         cursor.execute(
             "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
             "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = %s ORDER BY c.relname",
@@ -106,7 +92,7 @@ def export_partition(name: str, directory: Path) -> Path:
     target = directory / f"{name}.csv"
     # Django's cursor wraps psycopg's; COPY streams through the raw one.
     with (
-        connection.cursor() as cursor,
+        connections[OWNER_ALIAS].cursor() as cursor,
         target.open("wb") as out,
         cursor.cursor.copy(f"COPY {name} TO STDOUT WITH (FORMAT csv, HEADER true)") as copy,
     ):
@@ -119,17 +105,16 @@ def drop_expired(*, today: date | None = None, directory: Path | None = None) ->
     """Export then drop every partition wholly older than AUDIT_RETENTION_YEARS.
 
     Dropping a partition bypasses the append-only row trigger by design: retention is the one
-    sanctioned removal, and it leaves the CSV behind first.
+    sanctioned removal, and it leaves the CSV behind first. It runs on the owner connection: the
+    runtime role can neither detach nor drop.
     """
-    if not uses_partitions():
-        return []
     cutoff = retention_cutoff(today)
     directory = directory or Path(settings.AUDIT_ARCHIVE_DIR)
     exported = []
-    for name, month in existing_partitions():
+    for name, month in existing_partitions(using=OWNER_ALIAS):
         if next_month(month) <= cutoff:
             path = export_partition(name, directory)
-            with connection.cursor() as cursor:
+            with connections[OWNER_ALIAS].cursor() as cursor:
                 cursor.execute(f"ALTER TABLE {PARENT} DETACH PARTITION {name}")
                 cursor.execute(f"DROP TABLE {name}")
             logger.warning("audit: retention exported %s to %s and dropped it", name, path)

@@ -8,8 +8,6 @@ relayed from COPY TO STDOUT in fixed-size blocks.
 
 from __future__ import annotations
 
-import csv
-import io
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -294,9 +292,6 @@ def xlsx_stream(report: FiscalYearReport) -> Iterator[bytes]:
 def raw_csv_stream(start: datetime, end: datetime) -> Iterator[bytes]:
     """The period's access records as CSV for Excel (UTF-8 BOM, CRLF), relayed from COPY TO STDOUT."""
     yield CSV_BOM
-    if connection.vendor != "postgresql":
-        yield from _raw_csv_python(start, end)
-        return
     from psycopg import sql
 
     columns = [sql.Identifier(name) for name in CSV_COLUMNS]
@@ -315,20 +310,6 @@ def raw_csv_stream(start: datetime, end: datetime) -> Iterator[bytes]:
                 buffer.clear()
     if buffer:
         yield bytes(buffer).replace(b"\n", b"\r\n")
-
-
-def _raw_csv_python(start: datetime, end: datetime) -> Iterator[bytes]:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    rows = AccessRecord.objects.filter(at__gte=start, at__lt=end).order_by("id").values_list(*CSV_COLUMNS)
-    for n, row in enumerate(rows.iterator(chunk_size=5000), start=1):
-        writer.writerow(row)
-        if n % 5000 == 0:
-            yield out.getvalue().encode("utf-8")
-            out.seek(0)
-            out.truncate()
-    yield out.getvalue().encode("utf-8")
 
 
 def bar_chart(values: list[int], labels: list[str], *, width: int = 720, height: int = 220) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from audit import inspection, partitions, sealing
+from renergy.databases import OWNER_ALIAS
 
 
 @shared_task
@@ -17,7 +18,8 @@ def seal_pending() -> int:
 
 @shared_task
 def maintain_partitions() -> list[str]:
-    created = partitions.ensure_ahead()
+    # The worker holds the owner's credentials (DATABASE_MIGRATE_URL) for this job; web and beat do not.
+    created = partitions.ensure_ahead(using=OWNER_ALIAS)
     partitions.drop_expired()
     return created
 

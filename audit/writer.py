@@ -41,8 +41,6 @@ def _params(values: Mapping[str, Any], columns: tuple[str, ...]) -> list[Any]:
             value = json.dumps(value, ensure_ascii=False)
         elif column == "request_id" and value is not None:
             value = str(value)
-        elif isinstance(value, datetime) and connection.vendor == "sqlite":
-            value = connection.ops.adapt_datetimefield_value(value)
         params.append(value)
     return params
 

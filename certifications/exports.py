@@ -10,7 +10,6 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import xlsxwriter
-from django.db import connection
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -79,7 +78,7 @@ def csv_stream(
     sort_key: str,
     fields: tuple[str, ...],
     limit: int,
-    use_copy: bool | None = None,
+    use_copy: bool = True,
 ) -> Iterator[bytes]:
     """UTF-8 with BOM and CRLF, which Excel opens as Japanese text without an import dialog. On PostgreSQL the
     rows come from COPY (copy_export.py); the Python path below is the reference it is tested against."""
@@ -87,8 +86,6 @@ def csv_stream(
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([field_label(field) for field in fields])
     header = CSV_BOM + buffer.getvalue().encode("utf-8")
-    if use_copy is None:
-        use_copy = connection.vendor == "postgresql"
     if use_copy and fields:
         yield from csv_copy_stream(request, queryset, sort_key=sort_key, fields=fields, limit=limit, header=header)
         return

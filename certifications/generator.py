@@ -7,8 +7,7 @@ Shape (from the agency's published statistics): ~99.9 % solar; most are househol
 many facilities. Prefecture codes are real and mapped to the usual supply area (Shizuoka split between
 Tokyo and Chubu); municipality codes are real (certifications/municipalities.py).
 
-PostgreSQL: rows go through COPY (psycopg 3 `cursor.copy`), facilities and sites, in one transaction.
-Elsewhere (SQLite, `make run`'s embedded default): bulk_create in batches.
+Rows go through COPY (psycopg 3 `cursor.copy`), facilities and sites, in one transaction.
 """
 
 from __future__ import annotations
@@ -434,9 +433,7 @@ def generate(*, count: int, seed: int, progress: Callable[[int], None] | None = 
     companies = companies_ensure(seed=seed)
     factory = FacilityFactory(seed=seed, companies=companies)
     report = progress or (lambda done: None)
-    if connection.vendor == "postgresql":
-        return _generate_copy(factory, count, report)
-    return _generate_bulk(factory, count, report)
+    return _generate_copy(factory, count, report)
 
 
 def _rows(factory: FacilityFactory, count: int) -> Iterator[tuple[int, dict[str, Any], list[tuple[str, str, str]]]]:
@@ -479,29 +476,3 @@ def _generate_copy(factory: FacilityFactory, count: int, report: Callable[[int],
             f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"  # noqa: S608
         )
     return count
-
-
-def _generate_bulk(factory: FacilityFactory, count: int, report: Callable[[int], None]) -> int:
-    batch = 2_000
-    rows = _rows(factory, count)
-    done = 0
-    now = timezone.now()
-    while chunk := list(itertools.islice(rows, batch)):
-        with transaction.atomic():
-            created = Facility.objects.bulk_create(
-                Facility(**values, created_at=now, updated_at=now) for _index, values, _sites in chunk
-            )
-            FacilitySite.objects.bulk_create(
-                FacilitySite(
-                    facility_id=facility.pk,
-                    position=position,
-                    address=address,
-                    prefecture_code=pref,
-                    municipality_code=muni,
-                )
-                for facility, (_index, _values, sites) in zip(created, chunk, strict=True)
-                for position, (address, pref, muni) in enumerate(sites, start=1)
-            )
-        done += len(chunk)
-        report(done)
-    return done

@@ -1,7 +1,8 @@
 """The fixed cast shared by the suite: one person per role and area, plus outsiders who must see nothing.
 
-Service policy: tests marked `postgres` or `redis` need the real service. Outside CI they are skipped
-when it is not reachable; under CI the test settings refuse to start without them.
+The suite runs on the machine's PostgreSQL and Redis. The test database is created and migrated by the owner
+(DATABASE_URL, a superuser); the application under test connects as the runtime role, granted exactly as in
+production (audit.roles), so a missing grant fails a test.
 """
 
 from __future__ import annotations
@@ -9,20 +10,39 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from django.conf import settings
 
 from accounts.models import AccountStatus, Organisation, OrganisationKind, User
 from renergy.geography import SupplyArea
+from tests.database import runtime_role_drop, runtime_role_grant, test_databases_as_owner
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    skip_pg = pytest.mark.skip(reason="PostgreSQL not reachable (outside CI only)")
-    skip_redis = pytest.mark.skip(reason="Redis not reachable (outside CI only)")
-    for item in items:
-        if "postgres" in item.keywords and not settings.USES_POSTGRES:
-            item.add_marker(skip_pg)
-        if "redis" in item.keywords and not settings.REDIS_URL:
-            item.add_marker(skip_redis)
+@pytest.fixture(scope="session")
+def django_db_setup(
+    request, django_test_environment, django_db_blocker, django_db_keepdb, django_db_createdb, django_db_modify_db_settings
+):
+    """pytest-django's setup, with the database created by the owner and the runtime role granted on it."""
+    from django.test.utils import setup_databases, teardown_databases
+    from pytest_django.fixtures import _get_databases_for_setup
+
+    from renergy.databases import OWNER_ALIAS
+
+    aliases, serialized_aliases = _get_databases_for_setup(request.session.items)
+    keepdb = django_db_keepdb and not django_db_createdb
+    with django_db_blocker.unblock():
+        with test_databases_as_owner():
+            db_cfg = setup_databases(
+                verbosity=request.config.option.verbose,
+                interactive=False,
+                keepdb=keepdb,
+                aliases={*aliases, OWNER_ALIAS},
+                serialized_aliases=serialized_aliases,
+            )
+        runtime_role_grant()
+    yield
+    if not django_db_keepdb:
+        with django_db_blocker.unblock(), test_databases_as_owner():
+            teardown_databases(db_cfg, verbosity=request.config.option.verbose)
+            runtime_role_drop()
 
 
 @dataclass

@@ -70,9 +70,6 @@ DROP FUNCTION IF EXISTS audit_refuse_change();
 
 
 def create_access_table(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        schema_editor.create_model(apps.get_model("audit", "AccessRecord"))
-        return
     schema_editor.execute(ACCESS_DDL, params=None)
     # This month and a few ahead; the daily job keeps creating them, the writer covers any gap.
     from datetime import UTC, date, datetime
@@ -93,13 +90,11 @@ def drop_access_table(apps, schema_editor):
 
 
 def add_append_only_triggers(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(APPEND_ONLY_DDL, params=None)
+    schema_editor.execute(APPEND_ONLY_DDL, params=None)
 
 
 def remove_append_only_triggers(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(APPEND_ONLY_UNDO)
+    schema_editor.execute(APPEND_ONLY_UNDO)
 
 
 class Migration(migrations.Migration):

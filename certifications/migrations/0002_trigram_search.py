@@ -1,7 +1,7 @@
-"""PostgreSQL only: trigram indexes for the free-text search on plant and operator names.
+"""Trigram indexes for the free-text search on plant and operator names.
 
 Django compiles `icontains` to UPPER(col::text) LIKE UPPER('%text%'), so the indexes are on that
-expression. SQLite (the embedded default of `make run`) gets nothing and scans, which is fine at its size.
+expression.
 """
 
 from django.db import migrations
@@ -13,8 +13,6 @@ INDEXES = (
 
 
 def create(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     for name, column in INDEXES:
         schema_editor.execute(
@@ -23,8 +21,6 @@ def create(apps, schema_editor):
 
 
 def drop(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     for name, _column in INDEXES:
         schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
 

@@ -1,16 +1,16 @@
 """Settings shared by every environment. Values that differ per deployment come from the environment.
 
-Without DATABASE_URL / REDIS_URL the project runs on an embedded default (SQLite, no Redis, a
-file-system Celery broker) so that `make run` works on a fresh clone.
+PostgreSQL only (DATABASE_URL; `make run` starts an embedded server when it is unset, see settings/dev.py).
+Without REDIS_URL the cache is in memory and Celery uses a file-system broker, so `make run` needs no Redis.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import dj_database_url
 from csp.constants import NONE, SELF
 
+from renergy.databases import database_settings
 from renergy.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -83,10 +83,10 @@ TEMPLATES = [
     },
 ]
 
-DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'renergy.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-USES_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+# The runtime role (DATABASE_URL) and the owner of the tables (DATABASE_MIGRATE_URL): renergy/databases.py.
+DATABASES = database_settings(
+    env_str("DATABASE_URL"), env_str("DATABASE_MIGRATE_URL", ""), conn_max_age=env_int("DB_CONN_MAX_AGE", 60)
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "")

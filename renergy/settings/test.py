@@ -1,41 +1,35 @@
-"""Test settings: real PostgreSQL and Redis on this machine.
+"""Test settings: the machine's PostgreSQL and Redis (CI starts them; a missing one is an error).
 
-Outside CI, when PostgreSQL or Redis cannot be reached, the suite falls back to SQLite / no Redis
-and skips the tests marked `postgres` / `redis` (tests/conftest.py). Under CI=true a missing service
-is an error here, before any test runs.
+DATABASE_URL names a superuser (postgres@127.0.0.1 by default). It is the owner: pytest-django creates and
+migrates the test database with it. The application under test connects as a runtime role of its own,
+granted by audit.roles like production's, so a missing grant fails a test (tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import os
-import socket
+from urllib.parse import urlsplit, urlunsplit
 
-from django.core.exceptions import ImproperlyConfigured
-
-
-def _reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-if "DATABASE_URL" not in os.environ:
-    if _reachable("127.0.0.1", 5432):
-        os.environ["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/renergy"
-    elif _CI:
-        raise ImproperlyConfigured("CI: PostgreSQL is not reachable on 127.0.0.1:5432.")
-if "REDIS_URL" not in os.environ:
-    if _reachable("127.0.0.1", 6379):
-        os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/15"
-    elif _CI:
-        raise ImproperlyConfigured("CI: Redis is not reachable on 127.0.0.1:6379.")
+_owner_url = (
+    os.environ.get("DATABASE_MIGRATE_URL")
+    or os.environ.get("DATABASE_URL")
+    or "postgres://postgres@127.0.0.1:5432/renergy"
+)
+_parts = urlsplit(_owner_url)
+# One runtime role per base database name, so parallel checkouts on one server never share it.
+TEST_RUNTIME_ROLE = f"{_parts.path.lstrip('/')}_app"
+_runtime_url = urlunsplit(_parts._replace(netloc=f"{TEST_RUNTIME_ROLE}@{_parts.hostname}:{_parts.port or 5432}"))
+os.environ.setdefault("DATABASE_URL", _owner_url)
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 
 from renergy.settings.base import *  # noqa: E402, F403
-from renergy.settings.base import STORAGES  # noqa: E402
+from renergy.settings.base import INSTALLED_APPS, STORAGES, database_settings, env_int  # noqa: E402
 
+DATABASES = database_settings(_runtime_url, _owner_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
+
+# The suite's own flush (tests/management/commands/flush.py): TransactionTestCase and live_server empty the
+# tables as the owner, which the runtime role cannot do.
+INSTALLED_APPS = ["tests", *INSTALLED_APPS]
 DEMO_MODE = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; production uses PBKDF2
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -86,7 +86,6 @@ def test_it_warns_once_14_days_before(orgs, make_user, django_capture_on_commit_
     assert idle_accounts_warn() == [soon.pk]
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_overlapping_runs_suspend_and_record_each_account_once(orgs, make_user):
     people = [make_user(orgs.grid_tokyo, last_activity_at=_ago(DAYS + 5)) for _ in range(30)]
@@ -109,9 +108,7 @@ def test_two_overlapping_runs_suspend_and_record_each_account_once(orgs, make_us
     assert SecurityEvent.objects.filter(action="account.suspended").count() == len(people)
 
 
-@pytest.mark.redis
 @pytest.mark.celery
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_the_daily_task_runs_in_a_real_celery_worker(orgs, make_user):
     from celery.contrib.testing.worker import start_worker

@@ -119,7 +119,6 @@ def _fire_in_parallel(count: int, attempt) -> list[int]:
     return statuses
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_parallel_password_guesses_on_one_account_stop_at_the_limit(person) -> None:
     statuses = _fire_in_parallel(40, lambda n: _wrong_password(Client(), person.email, REMOTE_ADDR=f"10.3.0.{n + 1}"))
@@ -129,7 +128,6 @@ def test_parallel_password_guesses_on_one_account_stop_at_the_limit(person) -> N
     assert login_steps(Client(), person, REMOTE_ADDR="10.4.0.1").status_code == 429
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_parallel_guesses_from_one_ip_across_accounts_stop_at_the_limit(person) -> None:
     statuses = _fire_in_parallel(
@@ -139,7 +137,6 @@ def test_parallel_guesses_from_one_ip_across_accounts_stop_at_the_limit(person) 
     assert login_steps(Client(), person, REMOTE_ADDR="198.51.100.99").status_code == 429
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_one_code_submitted_in_parallel_signs_in_only_once(person) -> None:
     device = TOTPDevice.objects.get(user=person)

@@ -15,7 +15,7 @@ from audit.events import record_event
 from audit.hashing import access_hash, event_hash
 from audit.models import AccessRecord, AppendOnlyError, SecurityEvent
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+pytestmark = [pytest.mark.django_db]
 
 
 def test_an_anonymous_request_is_recorded_with_its_request_id(client: Client) -> None:

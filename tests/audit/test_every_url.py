@@ -18,7 +18,7 @@ from django.urls.resolvers import RegexPattern, RoutePattern
 
 from audit.models import AccessRecord
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+pytestmark = [pytest.mark.django_db]
 
 _DUMMY_BY_CONVERTER = {"int": "1", "str": "x1", "slug": "x1", "uuid": "00000000-0000-0000-0000-000000000001"}
 

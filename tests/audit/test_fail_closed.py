@@ -7,7 +7,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import NoReverseMatch, reverse
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+pytestmark = [pytest.mark.django_db]
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from audit.inspection import (
 from audit.models import Finding, FindingKind, InspectionRunStatus, SecurityEvent
 from tests.audit.planting import plant, plant_all
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+pytestmark = [pytest.mark.django_db]
 
 JST = ZoneInfo("Asia/Tokyo")
 OFFICE = "198.51.100.10"

@@ -14,7 +14,7 @@ from django.utils import timezone
 from audit.models import AccessRecord, AuditSeal, SecurityEvent
 from audit.sealing import seal_pending, verify
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+pytestmark = [pytest.mark.django_db]
 
 
 def _sql(statement: str, params: list | None = None) -> None:

@@ -18,7 +18,7 @@ from audit.report import CSV_BOM, fiscal_year_report
 from audit.sealing import seal_pending, verify
 from tests.audit.planting import plant, plant_all
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+pytestmark = [pytest.mark.django_db]
 
 JST = ZoneInfo("Asia/Tokyo")
 

@@ -200,7 +200,6 @@ def test_parallel_reservations_never_pass_the_limit(orgs, make_user, settings):
     assert DailyUsage.objects.get(user=user).count == 5
 
 
-@pytest.mark.postgres
 def test_the_copy_export_matches_the_python_export_cell_for_cell(orgs, make_user):
     from django.test import RequestFactory
 
@@ -270,7 +269,6 @@ def test_an_export_of_many_chunks_streams_every_row_once(fmt, many, orgs, make_u
     assert recorded == set(ids)
 
 
-@pytest.mark.postgres
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_no_row_leaves_when_the_audit_trail_cannot_be_written(fmt, many, orgs, make_user, signed_in_client):
     from audit.disclosure import AuditUnavailable

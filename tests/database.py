@@ -1,0 +1,58 @@
+"""The suite's two database roles: the owner creates, migrates and empties the test database; the code
+under test runs as the runtime role (DATABASE_URL's role in production), granted by audit.roles.
+
+Test-only: nothing here is importable from the application (the `tests` app exists in test settings only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from django.conf import settings
+from django.db import DatabaseError, connections
+
+from audit import roles
+from renergy.databases import OWNER_ALIAS
+
+
+@contextmanager
+def test_databases_as_owner() -> Iterator[None]:
+    """Django creates and drops a test database through its first alias, which is always `default`: lend
+    `default` the owner's credentials for that, and give them back before any test connects."""
+    runtime = connections["default"].settings_dict
+    owner = connections[OWNER_ALIAS].settings_dict
+    saved = runtime["USER"], runtime["PASSWORD"]
+    connections["default"].close()
+    runtime["USER"], runtime["PASSWORD"] = owner["USER"], owner["PASSWORD"]
+    try:
+        yield
+    finally:
+        connections["default"].close()
+        runtime["USER"], runtime["PASSWORD"] = saved
+
+
+def runtime_role_grant() -> None:
+    owner = connections[OWNER_ALIAS]
+    try:
+        roles.roles_apply(owner, runtime=settings.TEST_RUNTIME_ROLE, password=None)
+    except DatabaseError:
+        # Two xdist workers creating the role at once: the loser grants on the second try.
+        roles.roles_apply(owner, runtime=settings.TEST_RUNTIME_ROLE, password=None)
+    finally:
+        owner.close()
+
+
+def runtime_role_drop() -> None:
+    """Drop the role unless another test database (a parallel worker, a kept database) still grants to it."""
+    with connections[OWNER_ALIAS]._nodb_cursor() as cursor:
+        try:
+            cursor.execute(f'DROP ROLE IF EXISTS "{settings.TEST_RUNTIME_ROLE}"')
+        except DatabaseError:
+            pass
+
+
+def owner_connect() -> psycopg.Connection:
+    """A connection of the owner outside Django's, which a test without the `owner` alias may not use."""
+    return psycopg.connect(**connections[OWNER_ALIAS].get_connection_params(), autocommit=True)
