@@ -290,18 +290,22 @@ def inspection_create(
 
 
 def inspection_execute(*, run_id: int) -> InspectionRun:
-    """Run every check of a queued run. Progress is committed after each check, so the browser sees it."""
+    """Run every check of a queued run. Each check's findings commit together with the progress, so the
+    browser sees it and an interrupted attempt resumes after the last finished check (findings are never
+    deleted: the runtime role may not)."""
     run = InspectionRun.objects.get(pk=run_id)
     if run.status == InspectionRunStatus.DONE:
         return run  # a redelivered task: the run is idempotent
-    Finding.objects.filter(run=run, reviews__isnull=True).delete()  # leftovers of an interrupted attempt
-    InspectionRun.objects.filter(pk=run.pk).update(status=InspectionRunStatus.RUNNING, progress=0, error="")
+    done = run.progress
+    InspectionRun.objects.filter(pk=run.pk).update(status=InspectionRunStatus.RUNNING, error="")
     try:
         params = _params(run)
         for step, sql in enumerate(_CHECKS.values(), start=1):
-            with connection.cursor() as cursor:
+            if step <= done:
+                continue
+            with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(sql, params)
-            InspectionRun.objects.filter(pk=run.pk).update(progress=step)
+                InspectionRun.objects.filter(pk=run.pk).update(progress=step)
     except Exception as error:
         InspectionRun.objects.filter(pk=run.pk).update(status=InspectionRunStatus.FAILED, error=str(error)[:500])
         raise

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from django.db import connections
 
 from accounts.models import AccountStatus, Organisation, OrganisationKind, User
 from renergy.geography import SupplyArea
@@ -18,7 +19,12 @@ from tests.database import runtime_role_drop, runtime_role_grant, test_databases
 
 @pytest.fixture(scope="session")
 def django_db_setup(
-    request, django_test_environment, django_db_blocker, django_db_keepdb, django_db_createdb, django_db_modify_db_settings
+    request,
+    django_test_environment,
+    django_db_blocker,
+    django_db_keepdb,
+    django_db_createdb,
+    django_db_modify_db_settings,
 ):
     """pytest-django's setup, with the database created by the owner and the runtime role granted on it."""
     from django.test.utils import setup_databases, teardown_databases
@@ -41,6 +47,7 @@ def django_db_setup(
     yield
     if not django_db_keepdb:
         with django_db_blocker.unblock(), test_databases_as_owner():
+            connections.close_all()  # the owner's connection too, or the database cannot be dropped
             teardown_databases(db_cfg, verbosity=request.config.option.verbose)
             runtime_role_drop()
 

@@ -7,7 +7,7 @@ Test-only: nothing here is importable from the application (the `tests` app exis
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import psycopg
 from django.conf import settings
@@ -46,11 +46,8 @@ def runtime_role_grant() -> None:
 
 def runtime_role_drop() -> None:
     """Drop the role unless another test database (a parallel worker, a kept database) still grants to it."""
-    with connections[OWNER_ALIAS]._nodb_cursor() as cursor:
-        try:
-            cursor.execute(f'DROP ROLE IF EXISTS "{settings.TEST_RUNTIME_ROLE}"')
-        except DatabaseError:
-            pass
+    with connections[OWNER_ALIAS]._nodb_cursor() as cursor, suppress(DatabaseError):
+        cursor.execute(f'DROP ROLE IF EXISTS "{settings.TEST_RUNTIME_ROLE}"')
 
 
 def owner_connect() -> psycopg.Connection:
