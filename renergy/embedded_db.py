@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+import warnings
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 OWNER_ROLE = "postgres"
@@ -37,32 +39,35 @@ def url(var_dir: Path, *, role: str) -> str:
     return f"postgres://{role}@{quote(str(_socket_dir(var_dir)), safe='')}/{DATABASE}"
 
 
-def _bin(name: str) -> str:
-    from pgserver._commands import POSTGRES_BIN_PATH
+def _package() -> tuple[Any, Any]:
+    """pgserver's binaries and helpers (a dev dependency, imported only when the server is started)."""
+    with warnings.catch_warnings():
+        # platformdirs warns about XDG_RUNTIME_DIR on import; the package's runtime directory is not used here.
+        warnings.simplefilter("ignore")
+        from pgserver import _commands, utils
+    return _commands, utils
 
-    return str(POSTGRES_BIN_PATH / name)
+
+def _bin(name: str) -> str:
+    return str(_package()[0].POSTGRES_BIN_PATH / name)
 
 
 def _run_as() -> str | None:
     # PostgreSQL refuses to run as root; the wheel's helper creates an unprivileged system user for it.
     if os.geteuid() != 0:
         return None
-    from pgserver.utils import ensure_user_exists
-
-    ensure_user_exists("pgserver")
+    _package()[1].ensure_user_exists("pgserver")
     return "pgserver"
 
 
 def _prepare_root_access(directory: Path, user: str) -> None:
     import pwd
 
-    from pgserver._commands import POSTGRES_BIN_PATH
-    from pgserver.utils import ensure_folder_permissions, ensure_prefix_permissions
-
-    ensure_prefix_permissions(directory)
-    ensure_prefix_permissions(POSTGRES_BIN_PATH)
-    ensure_folder_permissions(POSTGRES_BIN_PATH, 0o055)
-    ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", 0o044)
+    commands, utils = _package()
+    utils.ensure_prefix_permissions(directory)
+    utils.ensure_prefix_permissions(commands.POSTGRES_BIN_PATH)
+    utils.ensure_folder_permissions(commands.POSTGRES_BIN_PATH, 0o055)
+    utils.ensure_folder_permissions(commands.POSTGRES_BIN_PATH.parent / "lib", 0o044)
     entry = pwd.getpwnam(user)
     os.chown(directory, entry.pw_uid, entry.pw_gid)
 
@@ -72,7 +77,7 @@ def is_running(var_dir: Path) -> bool:
     if not (directory / "PG_VERSION").exists():
         return False
     status = [_bin("pg_ctl"), "-D", str(directory), "status"]
-    result = subprocess.run(status, capture_output=True, check=False)  # noqa: S603
+    result = subprocess.run(status, capture_output=True, check=False, user=_run_as())  # noqa: S603
     return result.returncode == 0
 
 

@@ -1,5 +1,7 @@
 """The suite's two database roles: the owner creates, migrates and empties the test database; the code
-under test runs as the runtime role (DATABASE_URL's role in production), granted by audit.roles.
+under test runs as the runtime role (DATABASE_URL's role in production), granted by audit.roles. Its
+connections log in as the superuser and `SET ROLE` at once (renergy/settings/test.py), so `as_superuser`
+can lift the role for an attack inside the test's own transaction.
 
 Test-only: nothing here is importable from the application (the `tests` app exists in test settings only).
 """
@@ -19,18 +21,27 @@ from renergy.databases import OWNER_ALIAS
 
 @contextmanager
 def test_databases_as_owner() -> Iterator[None]:
-    """Django creates and drops a test database through its first alias, which is always `default`: lend
-    `default` the owner's credentials for that, and give them back before any test connects."""
-    runtime = connections["default"].settings_dict
-    owner = connections[OWNER_ALIAS].settings_dict
-    saved = runtime["USER"], runtime["PASSWORD"]
+    """Django creates and drops a test database through its first alias, which is always `default`: let
+    `default` act as the owner for that, and switch it back to the runtime role before any test connects."""
+    options = connections["default"].settings_dict["OPTIONS"]
+    saved = options.pop("options")
     connections["default"].close()
-    runtime["USER"], runtime["PASSWORD"] = owner["USER"], owner["PASSWORD"]
     try:
         yield
     finally:
         connections["default"].close()
-        runtime["USER"], runtime["PASSWORD"] = saved
+        options["options"] = saved
+
+
+@contextmanager
+def as_superuser(using: str = "default") -> Iterator[None]:
+    """What an attacker holding superuser rights does, on the application's connection and transaction."""
+    with connections[using].cursor() as cursor:
+        cursor.execute("SET ROLE NONE")
+        try:
+            yield
+        finally:
+            cursor.execute(f'SET ROLE "{settings.TEST_RUNTIME_ROLE}"')
 
 
 def runtime_role_grant() -> None:

@@ -168,7 +168,8 @@ CSRF_FAILURE_VIEW = "renergy.errors.csrf_failure"
 # --- end H4 ---------------------------------------------------------------------------------------
 
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "static"
+# Outside var/ in the image (Dockerfile), so the shared var/ volume never hides the build's manifest.
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": VAR_DIR / "media"}},

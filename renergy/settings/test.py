@@ -1,14 +1,16 @@
 """Test settings: the machine's PostgreSQL and Redis (CI starts them; a missing one is an error).
 
 DATABASE_URL names a superuser (postgres@127.0.0.1 by default). It is the owner: pytest-django creates and
-migrates the test database with it. The application under test connects as a runtime role of its own,
-granted by audit.roles like production's, so a missing grant fails a test (tests/conftest.py).
+migrates the test database with it. The application under test then runs as a runtime role of its own,
+granted by audit.roles like production's, so a missing grant fails a test: its connections log in as the
+superuser and switch to that role at once (`-c role=`), which lets a test play the attacker with superuser
+rights inside its own transaction (tests/database.py `as_superuser`).
 """
 
 from __future__ import annotations
 
 import os
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 _owner_url = (
     os.environ.get("DATABASE_MIGRATE_URL")
@@ -18,14 +20,14 @@ _owner_url = (
 _parts = urlsplit(_owner_url)
 # One runtime role per base database name, so parallel checkouts on one server never share it.
 TEST_RUNTIME_ROLE = f"{_parts.path.lstrip('/')}_app"
-_runtime_url = urlunsplit(_parts._replace(netloc=f"{TEST_RUNTIME_ROLE}@{_parts.hostname}:{_parts.port or 5432}"))
 os.environ.setdefault("DATABASE_URL", _owner_url)
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 
 from renergy.settings.base import *  # noqa: E402, F403
 from renergy.settings.base import INSTALLED_APPS, STORAGES, database_settings, env_int  # noqa: E402
 
-DATABASES = database_settings(_runtime_url, _owner_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
+DATABASES = database_settings(_owner_url, _owner_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
+DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c role={TEST_RUNTIME_ROLE}"
 
 # The suite's own flush (tests/management/commands/flush.py): TransactionTestCase and live_server empty the
 # tables as the owner, which the runtime role cannot do.

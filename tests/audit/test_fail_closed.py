@@ -7,6 +7,8 @@ from django.db import connection
 from django.test import Client
 from django.urls import NoReverseMatch, reverse
 
+from tests.database import as_superuser
+
 pytestmark = [pytest.mark.django_db]
 
 
@@ -14,7 +16,7 @@ pytestmark = [pytest.mark.django_db]
 def audit_store_broken(db: None):
     """A real failure: the table the writer inserts into is gone (renamed inside the test's transaction,
     so the rollback at the end restores it)."""
-    with connection.cursor() as cursor:
+    with as_superuser(), connection.cursor() as cursor:
         cursor.execute("ALTER TABLE audit_accessrecord RENAME TO audit_accessrecord_away")
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from audit.models import AccessRecord, AuditSeal, SecurityEvent
 from audit.sealing import seal_pending, verify
+from tests.database import as_superuser
 
 pytestmark = [pytest.mark.django_db]
 
@@ -42,11 +43,12 @@ def _window(now):
 
 def test_the_database_refuses_update_and_delete() -> None:
     Client().get("/healthz")
+    # The runtime role has no UPDATE or DELETE at all (test_runtime_role); the triggers hold against a superuser.
     for statement in ("UPDATE audit_accessrecord SET status = 500", "DELETE FROM audit_accessrecord"):
-        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        with pytest.raises(DatabaseError, match="append-only"), as_superuser(), transaction.atomic():
             _sql(statement)
     SecurityEvent.objects.create(at=timezone.now(), action="x", record_hash="0" * 64)
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+    with pytest.raises(DatabaseError, match="append-only"), as_superuser(), transaction.atomic():
         _sql("DELETE FROM audit_securityevent")
 
 
@@ -58,9 +60,10 @@ def test_an_untouched_trail_verifies(sealed_trail) -> None:
 
 def _tamper(statement: str, params: list | None = None) -> None:
     # What an attacker with superuser rights does: switch the triggers off for their session.
-    _sql("SET session_replication_role = replica")
-    _sql(statement, params)
-    _sql("SET session_replication_role = origin")
+    with as_superuser():
+        _sql("SET session_replication_role = replica")
+        _sql(statement, params)
+        _sql("SET session_replication_role = origin")
 
 
 def test_an_altered_record_is_named(sealed_trail) -> None:

@@ -124,7 +124,7 @@ def test_check_deploy_fails_when_the_application_connects_as_the_owner() -> None
     assert "audit.E011" in as_owner.stderr and "is a superuser" in as_owner.stderr
     as_runtime = subprocess.run(  # noqa: S603
         command,
-        env={**env, "DATABASE_URL": base.format(user=runtime["USER"])},
+        env={**env, "DATABASE_URL": base.format(user=settings.TEST_RUNTIME_ROLE)},
         capture_output=True,
         text=True,
         cwd=settings.BASE_DIR,
