@@ -5,15 +5,29 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
+# Exact versions with hashes (`make lock` regenerates them from pyproject.toml's ranges); the image uses runtime.txt.
+LOCK_RUNTIME := requirements/runtime.txt
+LOCK_DEV := requirements/dev.txt
+UV_VERSION := 0.13.9
+COMPILE := $(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --python-version 3.11 \
+	--python-platform x86_64-manylinux_2_28 --no-header --no-annotate
 
-.PHONY: run test lint format system-deps messages bench clean
+.PHONY: run test lint format lock system-deps messages bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): $(LOCK_DEV) pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r $(LOCK_DEV)
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# uv comes from PyPI into the virtualenv; only the lock files are committed.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet "uv==$(UV_VERSION)"
+	$(COMPILE) -o $(LOCK_RUNTIME)
+	$(COMPILE) --extra dev -o $(LOCK_DEV)
 
 # Debian packages the project needs: gettext (compilemessages) and Chromium for the browser tests.
 system-deps:

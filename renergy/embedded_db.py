@@ -52,11 +52,15 @@ def _bin(name: str) -> str:
     return str(_package()[0].POSTGRES_BIN_PATH / name)
 
 
-def _run_as() -> str | None:
-    # PostgreSQL refuses to run as root; the wheel's helper creates an unprivileged system user for it.
+def _run_as(directory: Path) -> str | None:
+    # PostgreSQL refuses to run as root; the wheel's helper creates an unprivileged system user for it, and
+    # that user must be able to reach the data directory (a parent may have been made private since).
     if os.geteuid() != 0:
         return None
-    _package()[1].ensure_user_exists("pgserver")
+    utils = _package()[1]
+    utils.ensure_user_exists("pgserver")
+    if directory.exists():
+        utils.ensure_prefix_permissions(directory)
     return "pgserver"
 
 
@@ -77,14 +81,14 @@ def is_running(var_dir: Path) -> bool:
     if not (directory / "PG_VERSION").exists():
         return False
     status = [_bin("pg_ctl"), "-D", str(directory), "status"]
-    result = subprocess.run(status, capture_output=True, check=False, user=_run_as())  # noqa: S603
+    result = subprocess.run(status, capture_output=True, check=False, user=_run_as(directory))  # noqa: S603
     return result.returncode == 0
 
 
 def start(var_dir: Path) -> None:
     """Create the cluster on first use, start it unless it runs, and make sure the database exists."""
     directory = data_dir(var_dir)
-    user = _run_as()
+    user = _run_as(directory)
     if not (directory / "PG_VERSION").exists():
         directory.mkdir(parents=True, exist_ok=True)
         if user:
@@ -129,5 +133,5 @@ def stop(var_dir: Path) -> None:
             [_bin("pg_ctl"), "-D", str(data_dir(var_dir)), "-w", "-m", "fast", "stop"],
             check=True,
             capture_output=True,
-            user=_run_as(),
+            user=_run_as(data_dir(var_dir)),
         )
