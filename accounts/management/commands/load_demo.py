@@ -24,6 +24,11 @@ class Command(BaseCommand):
             raise CommandError("load_demo runs only with DEMO_MODE (dev/test settings), never in production.")
         people, operator_org = demo_cast_load()
         self._facilities(facilities, operator_org)
+        if apps.is_installed("audit"):
+            from audit.demo import demo_history_plant
+
+            if demo_history_plant():
+                self.stdout.write("planted a month of demo access history for the self-inspection")
         self.stdout.write(self.style.SUCCESS("Demo accounts (password + TOTP; `manage.py demo_totp <email>`):"))
         self.stdout.write(f"  password for every demo account: {DEMO_PASSWORD}")
         for person in people:
