@@ -24,3 +24,11 @@ class RenergyAdminSite(OTPAdminSite):
     def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         # One sign-in for everyone: the admin has no password-only login form of its own.
         return HttpResponseRedirect(reverse("accounts:login"))
+
+    def password_change(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        # Django's own form checks the current password without counting failures, refusing while locked out or
+        # recording anything: the one password change (accounts.authentication.reauthenticate) serves the admin too.
+        return HttpResponseRedirect(reverse("accounts:password_change"))
+
+    def password_change_done(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        return HttpResponseRedirect(reverse("accounts:account"))

@@ -51,28 +51,16 @@ class NewPasswordForm(forms.Form):
 
 
 class ChangePasswordForm(NewPasswordForm):
+    # The current password is checked by accounts.authentication.reauthenticate in the view, never here: a form
+    # cannot count failures in the lockout.
     old_password = forms.CharField(label=_("現在のパスワード"), strip=False, max_length=256, widget=forms.PasswordInput)
     field_order = ["old_password", "new_password1", "new_password2"]
 
-    def clean_old_password(self) -> str:
-        value = self.cleaned_data["old_password"]
-        if not self.user.check_password(value):
-            raise forms.ValidationError(_("現在のパスワードが正しくありません。"))
-        return value
-
 
 class ConfirmPasswordForm(forms.Form):
+    """The current password before a sensitive change; checked by accounts.authentication.reauthenticate."""
+
     password = forms.CharField(label=_("現在のパスワード"), strip=False, max_length=256, widget=forms.PasswordInput)
-
-    def __init__(self, *args: object, user: User, **kwargs: object) -> None:
-        self.user = user
-        super().__init__(*args, **kwargs)
-
-    def clean_password(self) -> str:
-        value = self.cleaned_data["password"]
-        if not self.user.check_password(value):
-            raise forms.ValidationError(_("パスワードが正しくありません。"))
-        return value
 
 
 class TermsAcceptForm(forms.Form):
