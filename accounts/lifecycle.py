@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -34,6 +35,7 @@ from accounts.models import (
 )
 from accounts.sessions import sessions_end_all
 from audit.events import record_event
+from audit.models import SecurityEvent
 
 
 class SuspensionCause:
@@ -426,14 +428,33 @@ def account_retire(*, user: User, reason: str, actor: User, request: HttpRequest
 # --- lockout ----------------------------------------------------------------------------------------------------
 
 
+# The security events that name where someone tried to sign in (or re-authenticate) as a person.
+_ATTEMPT_EVENTS = (
+    "auth.login_failed",
+    "auth.locked_out_attempt",
+    "auth.mfa_failed",
+    "auth.reauth_failed",
+    "auth.reauth_refused_locked",
+)
+
+
+def _lockout_addresses(user: User) -> list[str]:
+    """Where the person's failures and refused attempts came from within the cool-off: the addresses in axes's
+    counters, and those of attempts refused because the address was already locked (axes counts none of them)."""
+    since = timezone.now() - timedelta(hours=settings.AXES_COOLOFF_TIME)
+    counted = AccessAttempt.objects.filter(username=user.email).values_list("ip_address", flat=True)
+    refused = SecurityEvent.objects.filter(at__gte=since, action__in=_ATTEMPT_EVENTS).filter(
+        Q(data__username=user.email) | Q(target_user_id=user.pk)
+    )
+    return [*counted, *refused.values_list("ip", flat=True)]
+
+
 @transaction.atomic
 def account_unlock(*, user: User, actor: User, request: HttpRequest | None = None) -> dict[str, object]:
     """The administrator lifts a sign-in lock: the person's failures and the lock on every address they came
     from (a person locked out from the office must not stay locked out by the office's address)."""
     _require_admin(actor)
-    addresses = sorted(
-        {ip for ip in AccessAttempt.objects.filter(username=user.email).values_list("ip_address", flat=True) if ip}
-    )
+    addresses = sorted({ip for ip in _lockout_addresses(user) if ip})
     removed = axes_reset(username=user.email)
     for address in addresses:
         removed += axes_reset(ip=address)

@@ -30,7 +30,19 @@ def test_the_contractor_cannot_make_itself_the_agency_through_the_admin_form(org
     form = admin.get(_change_url(orgs.contractor)).content.decode()
     assert 'name="kind"' not in form and 'name="supply_area"' not in form
     # The attack's request, sent as the signed-in administrator through the real admin change form.
-    response = admin.post(_change_url(orgs.contractor), {"name": orgs.contractor.name, "kind": OrganisationKind.AGENCY})
+    response = admin.post(
+        _change_url(orgs.contractor),
+        {
+            "name": orgs.contractor.name,
+            "kind": OrganisationKind.AGENCY,
+            "supply_area": "",
+            "jurisdiction_code": "",
+            "ip_ranges": "",
+            "is_active": "on",
+            "created_at_0": "2026-01-01",
+            "created_at_1": "00:00:00",
+        },
+    )
     assert response.status_code == 302
     orgs.contractor.refresh_from_db()
     assert orgs.contractor.kind == OrganisationKind.CONTRACTOR

@@ -10,6 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import AccountRequest, AccountRequestStatus
+from audit.models import SecurityEvent
 from tests.accounts.conftest import login_steps, ready
 from tests.certifications.conftest import facility_create
 
@@ -96,12 +97,19 @@ def test_the_unlock_clears_the_lock_on_the_address_the_person_came_from(
     orgs, make_user, person, administrator, signed_in_client
 ) -> None:
     office = "192.0.2.40"
+    # The person mistyped their own address ten times from the office, then their password once: the office's
+    # address is locked, whichever account tries from it.
     for _ in range(LIMIT):
-        Client().post(reverse("accounts:login"), {"username": person.email, "password": "wrong"}, REMOTE_ADDR=office)
+        Client().post(
+            reverse("accounts:login"), {"username": f"typo-{person.email}", "password": "x"}, REMOTE_ADDR=office
+        )
+    Client().post(reverse("accounts:login"), {"username": person.email, "password": "wrong"}, REMOTE_ADDR=office)
     colleague = ready(make_user(orgs.operator_a))
     assert login_steps(Client(), person, REMOTE_ADDR=office).status_code == 429
-    assert login_steps(Client(), colleague, REMOTE_ADDR=office).status_code == 429  # the address is locked too
+    assert login_steps(Client(), colleague, REMOTE_ADDR=office).status_code == 429
     admin = signed_in_client(administrator)
     assert admin.post(reverse("accounts:admin_account_action", args=[person.pk, "unlock"])).status_code == 302
     assert login_steps(Client(), person, REMOTE_ADDR=office).status_code == 302
     assert login_steps(Client(), colleague, REMOTE_ADDR=office).status_code == 302
+    event = SecurityEvent.objects.get(action="auth.unlocked", target_user_id=person.pk)
+    assert event.data["addresses"] == [office] and event.actor_id == administrator.pk
