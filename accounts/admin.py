@@ -3,10 +3,25 @@ nothing here deletes people, consent records or terms versions."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.admin_site import SecretSafeAdmin
+from accounts.lifecycle import ORGANISATION_RIGHTS, organisation_create
 from accounts.models import AccountRequest, Organisation, TermsAcceptance, TermsVersion, User, UserSession
+
+# django-otp's own admins show and edit TOTP secrets (and a QR code of them) and list recovery codes in clear:
+# anyone with the admin could clone a person's second factor. Devices change only through the person's own
+# enrolment and the lifecycle (reactivation removes them).
+for _device_model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_device_model):
+        admin.site.unregister(_device_model)
 
 
 def _is_administrator(request: HttpRequest) -> bool:
@@ -14,7 +29,7 @@ def _is_administrator(request: HttpRequest) -> bool:
     return bool(request.user.is_authenticated and request.user.is_staff and request.user.is_system_admin)
 
 
-class NoDeleteAdmin(admin.ModelAdmin):
+class NoDeleteAdmin(SecretSafeAdmin):
     def has_module_permission(self, request: HttpRequest) -> bool:
         return _is_administrator(request) or super().has_module_permission(request)
 
@@ -33,21 +48,51 @@ class NoDeleteAdmin(admin.ModelAdmin):
 
 @admin.register(Organisation)
 class OrganisationAdmin(NoDeleteAdmin):
+    """The kind is set once, at creation; the data scope (area, jurisdiction, IP ranges, active) changes only
+    through the administrator's console (accounts.lifecycle.organisation_rights_change, with its event)."""
+
     list_display = ["name", "kind", "supply_area", "jurisdiction_code", "is_active"]
     list_filter = ["kind", "supply_area", "is_active"]
     search_fields = ["name"]
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Organisation | None = None) -> list[str]:
+        return ["kind", *ORGANISATION_RIGHTS, "created_at"] if obj is not None else ["created_at"]
+
+    def save_model(self, request: HttpRequest, obj: Organisation, form: Any, change: bool) -> None:
+        if change:
+            obj.save(update_fields=["name"])  # the only field left editable here
+        else:
+            organisation_create(organisation=obj, actor=request.user, request=request)
+
+
+class UserAdminForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ["name", "department", "title", "emergency_phone"]
+
+    def clean_emergency_phone(self) -> str:
+        # The role is read-only here, so the model's officer-needs-a-phone constraint is not validated by the form.
+        phone = self.cleaned_data["emergency_phone"].strip()
+        if self.instance.is_officer and not phone:
+            raise forms.ValidationError(_("利用責任者には緊急連絡先電話番号が必要です。"))
+        return phone
+
 
 @admin.register(User)
 class UserAdmin(NoDeleteAdmin):
+    form = UserAdminForm
     list_display = ["name", "email", "organisation", "is_officer", "status", "last_activity_at"]
     list_filter = ["status", "is_officer", "organisation__kind"]
     search_fields = ["name", "email", "organisation__name"]
     list_select_related = ["organisation"]
-    # Status, password, organisation and role change only through the lifecycle (officer request + approval).
+    # Status, password, organisation and roles change only through the lifecycle services (officer request,
+    # administrator approval, accounts.lifecycle.account_roles_change), each with its event.
     readonly_fields = [
         "email",
         "organisation",
+        "is_officer",
+        "is_staff",
+        "is_superuser",
         "status",
         "status_reason",
         "status_changed_at",
@@ -57,9 +102,8 @@ class UserAdmin(NoDeleteAdmin):
         "last_activity_at",
         "password_changed_at",
         "idle_warning_sent_at",
-        "is_superuser",
     ]
-    fields = ["name", "department", "title", "emergency_phone", "is_officer", "is_staff", *readonly_fields]
+    fields = ["name", "department", "title", "emergency_phone", *readonly_fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # accounts come only from an officer's request and the administrator's approval

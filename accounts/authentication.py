@@ -179,3 +179,41 @@ def signin_complete(request: HttpRequest, *, user: User, device: Device) -> None
     django_otp.login(request, device)
     session_started(request, user)
     terms_remember_in_session(request, user)
+
+
+def reauthenticate(request: HttpRequest, password: str, *, purpose: str = "confirm_password") -> Outcome:
+    """The signed-in person re-enters their current password before something that needs it (a password change,
+    new recovery codes, a new authenticator, a new security key...). Counted in the same lockout as sign-in, per
+    account and per IP, refused while it holds, and recorded either way: a stolen session cookie must not become
+    an unlimited password oracle. Returns OK, INVALID or LOCKED (request.axes_locked_out is then set, so the
+    response becomes the lockout page)."""
+    user = request.user
+    username = user.email
+    event = {"request": request, "actor": user, "target_user": user, "data": {"purpose": purpose}}
+    with _attempt_guard(request, username):
+        if is_locked_out(request, username):
+            request.axes_locked_out = True
+            record_event(action="auth.reauth_refused_locked", **event)
+            return Outcome.LOCKED
+        if not user.check_password(password):
+            _count_failure(request, username)
+            record_event(action="auth.reauth_failed", **event)
+            return Outcome.LOCKED if getattr(request, "axes_locked_out", False) else Outcome.INVALID
+    record_event(action="auth.reauthenticated", **event)
+    return Outcome.OK
+
+
+def reauthentication_locked(request: HttpRequest, *, purpose: str) -> bool:
+    """For a step that follows reauthenticate() (the new device's code): refused, and recorded, while the
+    person's account or address is locked out."""
+    if not is_locked_out(request, request.user.email):
+        return False
+    request.axes_locked_out = True
+    record_event(
+        action="auth.reauth_refused_locked",
+        request=request,
+        actor=request.user,
+        target_user=request.user,
+        data={"purpose": purpose},
+    )
+    return True

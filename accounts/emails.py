@@ -74,3 +74,14 @@ def email_idle_warning(user: User, days_left: int) -> None:
         user,
         {"days_left": days_left, "url": site_url(reverse("accounts:login"))},
     )
+
+
+def email_second_factor_changed(user: User, *, authenticator: bool) -> None:
+    """A new authenticator or new recovery codes: the person hears of it on their registered address, so a
+    stolen session that tried to make itself a permanent second factor is noticed."""
+    _send(
+        "second_factor_changed",
+        "【再エネ業務管理システム】認証情報の変更のお知らせ / Your second factor was changed",
+        user,
+        {"authenticator": authenticator},
+    )

@@ -4,7 +4,8 @@ from django import forms
 from django.contrib.auth.password_validation import password_validators_help_text_html, validate_password
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import User
+from accounts.models import Organisation, User
+from renergy.geography import SupplyArea
 
 
 class PasswordStepForm(forms.Form):
@@ -51,28 +52,16 @@ class NewPasswordForm(forms.Form):
 
 
 class ChangePasswordForm(NewPasswordForm):
+    # The current password is checked by accounts.authentication.reauthenticate in the view, never here: a form
+    # cannot count failures in the lockout.
     old_password = forms.CharField(label=_("現在のパスワード"), strip=False, max_length=256, widget=forms.PasswordInput)
     field_order = ["old_password", "new_password1", "new_password2"]
 
-    def clean_old_password(self) -> str:
-        value = self.cleaned_data["old_password"]
-        if not self.user.check_password(value):
-            raise forms.ValidationError(_("現在のパスワードが正しくありません。"))
-        return value
-
 
 class ConfirmPasswordForm(forms.Form):
+    """The current password before a sensitive change; checked by accounts.authentication.reauthenticate."""
+
     password = forms.CharField(label=_("現在のパスワード"), strip=False, max_length=256, widget=forms.PasswordInput)
-
-    def __init__(self, *args: object, user: User, **kwargs: object) -> None:
-        self.user = user
-        super().__init__(*args, **kwargs)
-
-    def clean_password(self) -> str:
-        value = self.cleaned_data["password"]
-        if not self.user.check_password(value):
-            raise forms.ValidationError(_("パスワードが正しくありません。"))
-        return value
 
 
 class TermsAcceptForm(forms.Form):
@@ -95,3 +84,23 @@ class ReasonForm(forms.Form):
 
 class AccountSearchForm(forms.Form):
     q = forms.CharField(label=_("検索（氏名・メールアドレス・組織）"), max_length=100, required=False)
+
+
+class OrganisationRightsForm(forms.Form):
+    """What bounds an organisation's data scope; the kind is not here because it never changes."""
+
+    supply_area = forms.ChoiceField(label=_("供給区域"), choices=[("", "—"), *SupplyArea.choices], required=False)
+    jurisdiction_code = forms.CharField(label=_("管轄地域コード"), max_length=6, required=False)
+    ip_ranges = forms.CharField(
+        label=_("登録IPアドレス範囲"),
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("CIDR表記で1行に1つ。空欄なら制限なし。"),
+    )
+    is_active = forms.BooleanField(label=_("有効"), required=False)
+    reason = forms.CharField(label=_("変更理由"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args: object, organisation: Organisation, **kwargs: object) -> None:
+        initial = {name: getattr(organisation, name) for name in ("supply_area", "jurisdiction_code", "ip_ranges")}
+        super().__init__(*args, initial={**initial, "is_active": organisation.is_active}, **kwargs)

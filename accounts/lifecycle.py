@@ -10,10 +10,13 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+from axes.models import AccessAttempt
+from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,10 +30,12 @@ from accounts.models import (
     AccountRequestStatus,
     AccountStatus,
     ActivationLink,
+    Organisation,
     User,
 )
 from accounts.sessions import sessions_end_all
 from audit.events import record_event
+from audit.models import SecurityEvent
 
 
 class SuspensionCause:
@@ -117,7 +122,10 @@ def account_request_create(
     """An officer asks for an account for a person of the officer's own organisation."""
     _require_officer_of(officer, officer.organisation_id)
     email = User.objects.normalize_email(email).strip().lower()
-    if _email_taken(email):
+    # Only the officer's own organisation is answered: an address held (or requested) in another organisation
+    # gets the same answer as a new one, or the form would tell who holds accounts elsewhere. The administrator
+    # sees the conflict at review, and approval refuses it (account_request_approve).
+    if User.objects.filter(email__iexact=email, organisation_id=officer.organisation_id).exists():
         raise ValidationError(_("このメールアドレスは既に登録されています（廃止済みを含む）。"), code="email_taken")
     if is_officer and not emergency_phone.strip():
         raise ValidationError(_("利用責任者には緊急連絡先電話番号が必要です。"), code="phone_required")
@@ -413,5 +421,165 @@ def account_retire(*, user: User, reason: str, actor: User, request: HttpRequest
         target_user=user,
         organisation=user.organisation,
         data={"reason": reason},
+    )
+    return user
+
+
+# --- lockout ----------------------------------------------------------------------------------------------------
+
+
+# The security events that name where someone tried to sign in (or re-authenticate) as a person.
+_ATTEMPT_EVENTS = (
+    "auth.login_failed",
+    "auth.locked_out_attempt",
+    "auth.mfa_failed",
+    "auth.reauth_failed",
+    "auth.reauth_refused_locked",
+)
+
+
+def _lockout_addresses(user: User) -> list[str]:
+    """Where the person's failures and refused attempts came from within the cool-off: the addresses in axes's
+    counters, and those of attempts refused because the address was already locked (axes counts none of them)."""
+    since = timezone.now() - timedelta(hours=settings.AXES_COOLOFF_TIME)
+    counted = AccessAttempt.objects.filter(username=user.email).values_list("ip_address", flat=True)
+    refused = SecurityEvent.objects.filter(at__gte=since, action__in=_ATTEMPT_EVENTS).filter(
+        Q(data__username=user.email) | Q(target_user_id=user.pk)
+    )
+    return [*counted, *refused.values_list("ip", flat=True)]
+
+
+@transaction.atomic
+def account_unlock(*, user: User, actor: User, request: HttpRequest | None = None) -> dict[str, object]:
+    """The administrator lifts a sign-in lock: the person's failures and the lock on every address they came
+    from (a person locked out from the office must not stay locked out by the office's address)."""
+    _require_admin(actor)
+    addresses = sorted({ip for ip in _lockout_addresses(user) if ip})
+    removed = axes_reset(username=user.email)
+    for address in addresses:
+        removed += axes_reset(ip=address)
+    result: dict[str, object] = {"removed": removed, "addresses": addresses}
+    record_event(action="auth.unlocked", request=request, actor=actor, target_user=user, data=result)
+    return result
+
+
+# --- rights: the roles of people and the data scope of organisations ---------------------------------------------
+# These decide what someone may see or do, so they change only here: by the administrator, with a reason, never
+# on their own account or organisation, and recorded with the values before and after.
+
+ORGANISATION_RIGHTS = ("supply_area", "jurisdiction_code", "ip_ranges", "is_active")
+
+
+def _require_admin_not_own(
+    actor: User, reason: str, *, organisation_id: int | None = None, user: User | None = None
+) -> str:
+    _require_admin(actor)
+    if (organisation_id is not None and actor.organisation_id == organisation_id) or (
+        user is not None and user.pk == actor.pk
+    ):
+        raise PermissionDenied(_("自分自身または自組織の権限は変更できません。"))
+    return _require_reason(reason)
+
+
+def _changes(before: dict[str, object], after: dict[str, object]) -> dict[str, dict[str, object]]:
+    changed = [name for name in before if before[name] != after[name]]
+    return {"before": {n: before[n] for n in changed}, "after": {n: after[n] for n in changed}}
+
+
+@transaction.atomic
+def organisation_create(*, organisation: Organisation, actor: User, request: HttpRequest | None = None) -> Organisation:
+    """A new organisation; its kind is fixed from now on (a database trigger refuses any change of it)."""
+    _require_admin(actor)
+    organisation.full_clean()
+    organisation.save()
+    record_event(
+        action="organisation.created",
+        request=request,
+        actor=actor,
+        organisation=organisation,
+        data={"name": organisation.name, "kind": organisation.kind}
+        | {name: getattr(organisation, name) for name in ORGANISATION_RIGHTS},
+    )
+    return organisation
+
+
+@transaction.atomic
+def organisation_rights_change(
+    *,
+    organisation: Organisation,
+    actor: User,
+    reason: str,
+    supply_area: str | None = None,
+    jurisdiction_code: str | None = None,
+    ip_ranges: str | None = None,
+    is_active: bool | None = None,
+    request: HttpRequest | None = None,
+) -> Organisation:
+    """Move an organisation's supply area, jurisdiction, registered IP ranges or active state (None: unchanged)."""
+    reason = _require_admin_not_own(actor, reason, organisation_id=organisation.pk)
+    organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
+    before = {name: getattr(organisation, name) for name in ORGANISATION_RIGHTS}
+    requested = {
+        "supply_area": supply_area,
+        "jurisdiction_code": jurisdiction_code,
+        "ip_ranges": ip_ranges,
+        "is_active": is_active,
+    }
+    for name, value in requested.items():
+        if value is not None:
+            setattr(organisation, name, value.strip() if isinstance(value, str) else value)
+    changes = _changes(before, {name: getattr(organisation, name) for name in ORGANISATION_RIGHTS})
+    if not changes["after"]:
+        return organisation
+    organisation.full_clean()  # the kind's rules (a grid operator has an area, ...) and CIDR syntax
+    organisation.save(update_fields=list(changes["after"]))
+    record_event(
+        action="organisation.rights_changed",
+        request=request,
+        actor=actor,
+        organisation=organisation,
+        data={"reason": reason, **changes},
+    )
+    return organisation
+
+
+@transaction.atomic
+def account_roles_change(
+    *,
+    user: User,
+    actor: User,
+    reason: str,
+    is_officer: bool | None = None,
+    is_staff: bool | None = None,
+    request: HttpRequest | None = None,
+) -> User:
+    """Grant or withdraw the officer right or the admin site (None: unchanged). The admin site is for the
+    contractor's own staff only; superuser is break-glass (createsuperuser) and never granted here."""
+    # The contractor's administrators may change a colleague's roles (someone must grant the admin site), but
+    # never their own.
+    reason = _require_admin_not_own(actor, reason, user=user)
+    user = User.objects.select_for_update().select_related("organisation").get(pk=user.pk)
+    if user.status == AccountStatus.RETIRED:
+        raise ValidationError(_("廃止済みのアカウントです。"), code="retired")
+    before = {"is_officer": user.is_officer, "is_staff": user.is_staff}
+    if is_officer and not user.emergency_phone.strip():
+        raise ValidationError(_("利用責任者には緊急連絡先電話番号が必要です。"), code="phone_required")
+    if is_staff and not user.is_system_admin:
+        raise ValidationError(_("管理サイトはシステム管理者の組織の利用者のみが利用できます。"), code="not_contractor")
+    if is_officer is not None:
+        user.is_officer = is_officer
+    if is_staff is not None:
+        user.is_staff = is_staff
+    changes = _changes(before, {"is_officer": user.is_officer, "is_staff": user.is_staff})
+    if not changes["after"]:
+        return user
+    user.save(update_fields=list(changes["after"]))
+    record_event(
+        action="account.roles_changed",
+        request=request,
+        actor=actor,
+        target_user=user,
+        organisation=user.organisation,
+        data={"reason": reason, **changes},
     )
     return user

@@ -15,7 +15,9 @@ from django.http import HttpRequest
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import emails
 from accounts.models import User
+from accounts.sessions import session_end_others
 from audit.events import record_event
 
 ENROL_DEVICE_KEY = "mfa_enrol_device_id"
@@ -82,3 +84,13 @@ def recovery_codes_regenerate(*, user: User, request: HttpRequest | None = None)
     StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])
     record_event(action="mfa.recovery_codes_generated", request=request, actor=user, target_user=user)
     return codes
+
+
+def second_factor_changed(request: HttpRequest, *, user: User, authenticator: bool) -> int:
+    """After a signed-in person registered a new authenticator or new recovery codes: every other session ends
+    (whoever else holds one must sign in again with the new factor) and the person is told by e-mail."""
+    ended = session_end_others(
+        user=user, request=request, reason="device_changed" if authenticator else "codes_changed"
+    )
+    emails.email_second_factor_changed(user, authenticator=authenticator)
+    return ended

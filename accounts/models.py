@@ -245,9 +245,12 @@ class AccountRequest(models.Model):
         verbose_name_plural = _("アカウント申請")
         ordering = ["-requested_at"]
         constraints = [
-            # One open request per address, so two officers cannot race two accounts into existence.
+            # One open request per address and organisation. Not across organisations: refusing a second one there
+            # would tell an officer that another organisation asked for the address. Two accounts still cannot
+            # come of it: approval checks the address under lock and User.email is unique.
             models.UniqueConstraint(
                 Lower("email"),
+                "organisation",
                 condition=Q(status="pending", kind="new"),
                 name="account_request_one_pending_per_email",
             ),

@@ -27,6 +27,7 @@ urlpatterns = [
     path("manage/requests/", administrator.admin_requests, name="admin_requests"),
     path("manage/requests/<int:pk>/<slug:decision>/", administrator.admin_request_decide, name="admin_request_decide"),
     path("manage/organisations/", administrator.admin_organisations, name="admin_organisations"),
+    path("manage/organisations/<int:pk>/", administrator.admin_organisation, name="admin_organisation"),
     path("manage/accounts/", administrator.admin_accounts, name="admin_accounts"),
     path("manage/accounts/<int:pk>/", administrator.admin_account_detail, name="admin_account"),
     path("manage/accounts/<int:pk>/<slug:action>/", administrator.admin_account_action, name="admin_account_action"),

@@ -9,10 +9,11 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from accounts.admin_site import SecretSafeAdmin
 from audit.models import AccessRecord, AuditSeal, SecurityEvent, VerificationRun
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(SecretSafeAdmin):
     # No full-text search: it would scan millions of rows (auditlog #816); filter by time instead.
     show_full_result_count = False
 

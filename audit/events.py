@@ -26,14 +26,24 @@ SENSITIVE_KEYS = frozenset(
 )
 
 
+def _storable(text: str) -> str:
+    # PostgreSQL JSON refuses \u0000: a NUL would make the write fail and the event vanish, so it is written as
+    # a visible escape instead (requests carrying one are refused before any view, renergy.middleware).
+    return text.replace("\x00", "\\x00")
+
+
 def _mask(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: "[masked]" if str(k).lower() in SENSITIVE_KEYS else _mask(v) for k, v in value.items()}
+        return {
+            _storable(str(k)): "[masked]" if str(k).lower() in SENSITIVE_KEYS else _mask(v) for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [_mask(v) for v in value]
-    if isinstance(value, str | int | float | bool) or value is None:
+    if isinstance(value, str):
+        return _storable(value)
+    if isinstance(value, int | float | bool) or value is None:
         return value
-    return str(value)
+    return _storable(str(value))
 
 
 def _pk(obj: Any) -> Any:

@@ -26,6 +26,7 @@ from audit.disclosure import AuditUnavailable, pending
 from audit.writer import write_access
 from renergy.client_ip import client_ip
 from renergy.errors import audit_unavailable_response
+from renergy.middleware import escape_control_characters
 
 logger = logging.getLogger("audit")
 
@@ -36,8 +37,9 @@ REQUEST_ID_HEADER = "X-Request-ID"
 
 
 def _clean(text: str, limit: int) -> str:
-    # PostgreSQL text cannot hold NUL; a client must not be able to make the record fail (and the page 503).
-    return text.replace("\x00", "")[:limit]
+    # PostgreSQL text cannot hold NUL, and a record must show what was sent: control characters are written as
+    # visible escapes, never dropped (renergy.middleware refuses such requests, and this is their record).
+    return escape_control_characters(text)[:limit]
 
 
 def session_hash(request: HttpRequest) -> str:

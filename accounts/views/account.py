@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
+from django import forms
 from django.contrib import messages
-from django.contrib.auth.signals import user_login_failed
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -14,10 +14,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.authentication import Outcome, reauthenticate, reauthentication_locked
 from accounts.forms import ChangePasswordForm, ConfirmPasswordForm
-from accounts.mfa import (
-    recovery_codes_regenerate,
-)
+from accounts.mfa import recovery_codes_regenerate, second_factor_changed
 from accounts.models import AccountRequest, AccountRequestStatus
 from accounts.permissions import signed_in
 from accounts.sessions import session_end_others, sessions_active, sessions_recent
@@ -28,12 +27,19 @@ REENROL_KEY = "mfa_reenrol_at"
 REENROL_SECONDS = 10 * 60
 
 
-def _confirm_password(request: HttpRequest) -> ConfirmPasswordForm:
-    form = ConfirmPasswordForm(request.POST or None, user=request.user)
-    if request.method == "POST" and not form.is_valid() and "password" in form.errors:
-        # A wrong password here counts toward the same lockout as at sign-in.
-        user_login_failed.send(sender=__name__, credentials={"username": request.user.email}, request=request)
-    return form
+def _locked_out(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/locked_out.html", status=429)
+
+
+def _password_confirmed(request: HttpRequest, form: forms.Form, field: str, purpose: str) -> Outcome | None:
+    """Check the form's current-password field through the one counted re-authentication (None: form invalid).
+    A wrong password is a form error; a lockout is answered by the caller with the lockout page."""
+    if request.method != "POST" or not form.is_valid():
+        return None
+    outcome = reauthenticate(request, form.cleaned_data[field], purpose=purpose)
+    if outcome == Outcome.INVALID:
+        form.add_error(field, _("パスワードが正しくありません。"))
+    return outcome
 
 
 @signed_in()
@@ -61,7 +67,10 @@ def account(request: HttpRequest) -> HttpResponse:
 def password_change(request: HttpRequest) -> HttpResponse:
     user = request.user
     form = ChangePasswordForm(request.POST or None, user=user)
-    if request.method == "POST" and form.is_valid():
+    outcome = _password_confirmed(request, form, "old_password", "password_change")
+    if outcome == Outcome.LOCKED:
+        return _locked_out(request)
+    if outcome == Outcome.OK:
         with transaction.atomic():
             user.set_password(form.cleaned_data["new_password1"])
             user.password_changed_at = timezone.now()
@@ -75,33 +84,45 @@ def password_change(request: HttpRequest) -> HttpResponse:
 
 @signed_in()
 def authenticator_reenrol(request: HttpRequest) -> HttpResponse:
-    """Re-enrolment: the password first, then a new device within ten minutes."""
+    """Re-enrolment: the password first, then a new device within ten minutes; neither while locked out."""
     user = request.user
     started = request.session.get(REENROL_KEY)
     if started is None or time.time() - started > REENROL_SECONDS:
-        form = _confirm_password(request)
-        if request.method == "POST" and form.is_valid():
+        form = ConfirmPasswordForm(request.POST or None)
+        outcome = _password_confirmed(request, form, "password", "authenticator_reenrol")
+        if outcome == Outcome.LOCKED:
+            return _locked_out(request)
+        if outcome == Outcome.OK:
             request.session[REENROL_KEY] = time.time()
             return redirect("accounts:authenticator_reenrol")
-        return render(request, "accounts/confirm_password.html", {"form": form, "purpose": _("認証アプリの再登録")})
+        context = {"form": form, "purpose": _("認証アプリの再登録")}
+        return render(request, "accounts/confirm_password.html", context)
+    if reauthentication_locked(request, purpose="authenticator_reenrol"):
+        request.session.pop(REENROL_KEY, None)
+        return _locked_out(request)
     step = authenticator_step(request, user=user, wrong_code=_("認証コードが正しくありません。"))
     if isinstance(step, HttpResponse):
         return step
     request.session.pop(REENROL_KEY, None)
-    session_end_others(user=user, request=request, reason="device_changed")
+    second_factor_changed(request, user=user, authenticator=True)
     messages.success(request, _("認証アプリを再登録しました。他の端末のセッションは終了しました。"))
     return redirect("accounts:account")
 
 
 @signed_in()
 def recovery_codes(request: HttpRequest) -> HttpResponse:
-    form = _confirm_password(request)
-    if request.method == "POST" and form.is_valid():
+    form = ConfirmPasswordForm(request.POST or None)
+    outcome = _password_confirmed(request, form, "password", "recovery_codes")
+    if outcome == Outcome.LOCKED:
+        return _locked_out(request)
+    if outcome == Outcome.OK:
         codes = recovery_codes_regenerate(user=request.user, request=request)
+        second_factor_changed(request, user=request.user, authenticator=False)
         return render(
             request, "accounts/recovery_codes.html", {"codes": codes, "next_url": reverse("accounts:account")}
         )
-    return render(request, "accounts/confirm_password.html", {"form": form, "purpose": _("リカバリーコードの再発行")})
+    context = {"form": form, "purpose": _("リカバリーコードの再発行")}
+    return render(request, "accounts/confirm_password.html", context)
 
 
 @signed_in()

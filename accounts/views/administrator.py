@@ -2,33 +2,43 @@
 
 from __future__ import annotations
 
-from axes.utils import reset as axes_reset
 from django.contrib import messages
-from django.core.exceptions import ValidationError
-from django.db.models import Count, Q
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Exists, OuterRef, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.forms import AccountSearchForm, ReasonForm
+from accounts.forms import AccountSearchForm, OrganisationRightsForm, ReasonForm
 from accounts.lifecycle import (
     SuspensionCause,
     account_activation_resend,
     account_request_approve,
     account_request_reject,
     account_retire,
+    account_roles_change,
     account_suspend,
+    account_unlock,
+    organisation_rights_change,
 )
-from accounts.models import AccountRequest, AccountRequestStatus, Organisation, User
+from accounts.models import AccountRequest, AccountRequestKind, AccountRequestStatus, Organisation, User
 from accounts.permissions import system_admin_only
-from audit.events import record_event
 
 
 @system_admin_only
 def admin_requests(request: HttpRequest) -> HttpResponse:
-    pending = AccountRequest.objects.filter(status=AccountRequestStatus.PENDING).select_related(
-        "organisation", "requested_by", "target_user"
+    # Officers are not told whether an address exists in another organisation; the administrator is, here.
+    same_address = AccountRequest.objects.filter(
+        status=AccountRequestStatus.PENDING, kind=AccountRequestKind.NEW, email__iexact=OuterRef("email")
+    ).exclude(pk=OuterRef("pk"))
+    pending = (
+        AccountRequest.objects.filter(status=AccountRequestStatus.PENDING)
+        .select_related("organisation", "requested_by", "target_user")
+        .annotate(
+            address_registered=Exists(User.objects.filter(email__iexact=OuterRef("email"))),
+            address_requested_elsewhere=Exists(same_address),
+        )
     )
     return render(request, "accounts/admin_requests.html", {"pending": pending, "reason_form": ReasonForm()})
 
@@ -96,18 +106,51 @@ def admin_account_action(request: HttpRequest, pk: int, action: str) -> HttpResp
         elif action == "resend":
             account_activation_resend(user=person, actor=request.user, request=request)
         elif action == "unlock":
-            removed = axes_reset(username=person.email)
-            record_event(
-                action="auth.unlocked",
-                request=request,
-                actor=request.user,
-                target_user=person,
-                data={"removed": removed},
+            account_unlock(user=person, actor=request.user, request=request)
+        elif action in ROLE_ACTIONS:
+            account_roles_change(
+                user=person, actor=request.user, reason=reason, request=request, **ROLE_ACTIONS[action]
             )
         else:
             raise Http404
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
+    except PermissionDenied as error:
+        messages.error(request, str(error))
     else:
         messages.success(request, _("操作を完了しました。"))
     return redirect("accounts:admin_account", pk=person.pk)
+
+
+ROLE_ACTIONS: dict[str, dict[str, bool]] = {
+    "grant-officer": {"is_officer": True},
+    "revoke-officer": {"is_officer": False},
+    "grant-staff": {"is_staff": True},
+    "revoke-staff": {"is_staff": False},
+}
+
+
+@system_admin_only
+def admin_organisation(request: HttpRequest, pk: int) -> HttpResponse:
+    """An organisation's data scope (area, jurisdiction, IP ranges, active), changed with a reason through the
+    one service; the administrator's own organisation is shown but cannot be changed."""
+    organisation = get_object_or_404(Organisation, pk=pk)
+    own = organisation.pk == request.user.organisation_id
+    form = OrganisationRightsForm(request.POST or None, organisation=organisation)
+    if request.method == "POST" and not own and form.is_valid():
+        try:
+            organisation_rights_change(
+                organisation=organisation, actor=request.user, request=request, **form.cleaned_data
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("組織の設定を変更しました。"))
+            return redirect("accounts:admin_organisation", pk=organisation.pk)
+    status = 403 if own and request.method == "POST" else 400 if form.errors else 200
+    return render(
+        request,
+        "accounts/admin_organisation.html",
+        {"organisation": organisation, "form": form, "own": own},
+        status=status,
+    )

@@ -11,7 +11,7 @@ from pathlib import Path
 from csp.constants import NONE, SELF
 
 from renergy.databases import database_settings
-from renergy.env import env_bool, env_int, env_list, env_str
+from renergy.env import env_bool, env_cidrs, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("RENERGY_VAR_DIR", str(BASE_DIR / "var")))
@@ -21,9 +21,10 @@ DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
-# How many reverse proxies in front of the app append to X-Forwarded-For. One resolver
-# (renergy.client_ip) reads it for lockout, audit and sessions alike.
-TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+# The reverse proxies in front of the app, by address (CIDR, comma-separated). X-Forwarded-For is read only
+# when the direct peer is one of them; empty (the default) ignores the header. One resolver
+# (renergy.client_ip) serves lockout, audit, model history, sessions and the organisations' IP ranges.
+TRUSTED_PROXY_CIDRS = env_cidrs("TRUSTED_PROXY_CIDRS")
 
 INSTALLED_APPS = [
     "accounts.admin_apps.RenergyAdminConfig",  # accounts: django.contrib.admin with the MFA-enforcing site
@@ -49,7 +50,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "renergy.middleware.NoStoreMiddleware",
     "audit.middleware.AccessRecordMiddleware",
+    "renergy.middleware.InputGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -53,12 +54,16 @@ def _sample(pattern: RoutePattern | RegexPattern) -> str:
     return _route_sample(pattern) if isinstance(pattern, RoutePattern) else _regex_sample(pattern)
 
 
-def every_url(resolver: URLResolver | None = None, prefix: str = "/") -> Iterator[str]:
+def every_url(
+    resolver: URLResolver | None = None, prefix: str = "/", sample: Callable[[Any], str] = _sample
+) -> Iterator[str]:
+    """Every path of the URLconf, with `sample` writing each pattern (tests/security/test_fuzz.py leaves
+    placeholders for the path converters, to fill them with generated values)."""
     resolver = resolver or get_resolver()
     for entry in resolver.url_patterns:
-        path = prefix + _sample(entry.pattern)
+        path = prefix + sample(entry.pattern)
         if isinstance(entry, URLResolver):
-            yield from every_url(entry, path)
+            yield from every_url(entry, path, sample)
         elif isinstance(entry, URLPattern):
             yield path
 
