@@ -53,6 +53,11 @@ def ensure_partition(month: date) -> bool:
             f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {PARENT} "
             f"FOR VALUES FROM ('{_bound(month)}') TO ('{_bound(next_month(month))}')"
         )
+        # Statement triggers are not inherited: each partition refuses TRUNCATE itself (migration 0002).
+        cursor.execute(
+            f"CREATE TRIGGER audit_refuse_truncate BEFORE TRUNCATE ON {name} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change()"
+        )
     logger.info("audit: created partition %s", name)
     return True
 
