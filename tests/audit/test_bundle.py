@@ -39,7 +39,7 @@ def bundle(tmp_path: Path) -> Path:
 
 def _run(bundle: Path, *args: str) -> subprocess.CompletedProcess:
     # -I: isolated mode, so the project is not importable; only the standard library and cryptography.
-    return subprocess.run(
+    return subprocess.run(  # noqa: S603 - our own script on a bundle of this test
         [sys.executable, "-I", str(VERIFIER), str(bundle), *args], capture_output=True, text=True, timeout=60
     )
 
@@ -87,7 +87,7 @@ def test_a_reforged_seal_is_named(bundle: Path) -> None:
 def test_a_bundle_signed_by_another_key_fails_against_the_agencys_key(bundle: Path, tmp_path: Path) -> None:
     from audit.signing import write_key_pair
 
-    _private, other_public, other_id = write_key_pair(tmp_path / "other")
+    _private, other_public, _other_id = write_key_pair(tmp_path / "other")
     result = _run(bundle, "--public-key", str(other_public))
     assert result.returncode == 1
     assert "signed by an unknown key" in result.stdout
