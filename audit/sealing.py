@@ -89,6 +89,12 @@ def _first_record_at(stream: str) -> datetime | None:
     return rows[0][0]
 
 
+def _next_record_at(stream: str, start: datetime, end: datetime) -> datetime | None:
+    table = _TABLES[stream][0]
+    sql = f"SELECT min(at) FROM {table} WHERE at >= %s AND at < %s"  # noqa: S608 - constant table name
+    return _query(sql, [start, end])[0][0]
+
+
 def _seal(
     signer: signing.Signer,
     stream: str,
@@ -167,6 +173,12 @@ def seal_pending(*, now: datetime | None = None) -> int:
                 if start >= limit:
                     break
                 seals = _seal_chunk(signer, stream, start, min(limit, start + CHUNK), previous)
+                if len(seals) == 1 and seals[0].record_count == 0:
+                    # A day without records: one seal reaches up to the minute of the next record.
+                    upcoming = _next_record_at(stream, start, limit)
+                    end = floor_minute(upcoming) if upcoming is not None else limit
+                    if end > seals[0].period_end:
+                        seals = [_seal(signer, stream, start, end, previous)]
                 AuditSeal.objects.bulk_create(seals, batch_size=2000)
                 # Anchored before the commit: a committed seal always has its copy outside the database.
                 anchors.anchor_append(seals)
@@ -438,11 +450,15 @@ def seal_chain_status(start: datetime, end: datetime, *, now: datetime | None = 
             before, previous_end = seal.digest, seal.period_end
             count += 1
         tail = max(previous_end or start, start)
-        rows = _query(
-            f"SELECT count(*) FROM {table} WHERE at >= %s AND at < %s",  # noqa: S608 - constant table name
-            [tail, min(end, now)],
-        )
-        unsealed += rows[0][0]
-        if unsealed and tail < sealable_until(now) and previous_end is None:
-            problems.append(f"{stream}: records from {tail.isoformat()} are not sealed")
+        due = min(end, sealable_until(now))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT count(*), count(*) FILTER (WHERE at < %s) FROM {table} "  # noqa: S608 - constant table name
+                "WHERE at >= %s AND at < %s",
+                [due, tail, min(end, now)],
+            )
+            waiting, overdue = cursor.fetchone()
+        unsealed += waiting
+        if overdue:
+            problems.append(f"{stream}: {overdue} records from {tail.isoformat()} are overdue for sealing")
     return {"ok": not problems, "seals": count, "unsealed": unsealed, "problems": problems}
