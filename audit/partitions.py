@@ -53,6 +53,9 @@ def ensure_partition(month: date) -> bool:
             f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {PARENT} "
             f"FOR VALUES FROM ('{_bound(month)}') TO ('{_bound(next_month(month))}')"
         )
+        # The every-minute sealing reads the newest minute through the BRIN index: summarise each block
+        # range as soon as it fills, or the unsummarised tail is rechecked row by row on every run.
+        cursor.execute(f"ALTER INDEX {name}_at_idx SET (autosummarize = on)")
         # Statement triggers are not inherited: each partition refuses TRUNCATE itself (migration 0002).
         cursor.execute(
             f"CREATE TRIGGER audit_refuse_truncate BEFORE TRUNCATE ON {name} "

@@ -61,6 +61,8 @@ def write_key_pair(directory: Path, *, name: str = "audit-signing", marker: byte
 
 def _load_private(path: Path) -> Ed25519PrivateKey:
     data = path.read_bytes()
+    if data.startswith(DEV_MARKER) and not settings.AUDIT_DEV_SIGNING_KEY:
+        raise ImproperlyConfigured(f"{path} is a DEV ONLY key: generate a real one with manage.py audit_keygen")
     key = serialization.load_pem_private_key(data[data.index(b"-----BEGIN") :], password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise ImproperlyConfigured(f"{path} is not an Ed25519 private key")
