@@ -31,7 +31,7 @@ from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import AccountStatus, User
+from accounts.models import AccountStatus, RecoveryCodeDevice, User
 from accounts.sessions import session_started
 from accounts.terms import terms_remember_in_session
 from audit.events import record_event
@@ -137,7 +137,7 @@ def _device_for(user: User, code: str) -> Device | None:
     """The one device this code is meant for, locked for the check: never match a code across devices (#110)."""
     if TOTP_CODE.match(code):
         return TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).order_by("pk").first()
-    return StaticDevice.objects.select_for_update().filter(user=user, confirmed=True).order_by("pk").first()
+    return RecoveryCodeDevice.objects.select_for_update().filter(user=user, confirmed=True).order_by("pk").first()
 
 
 def signin_second_factor(request: HttpRequest, *, user: User, code: str) -> StepResult:

@@ -7,21 +7,26 @@ session (onboarding) or, for a signed-in person, right after re-entering the pas
 
 from __future__ import annotations
 
+import secrets
 from base64 import b32encode
 
 import segno
+from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.http import HttpRequest
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import emails
-from accounts.models import User
+from accounts.models import RecoveryCode, RecoveryCodeDevice, User, recovery_code_normalise
 from accounts.sessions import session_end_others
 from audit.events import record_event
 
 ENROL_DEVICE_KEY = "mfa_enrol_device_id"
 RECOVERY_CODE_COUNT = 10
+# No 0/o, 1/l/i: a code is read off paper. 16 characters of 31 ≈ 79 bits.
+RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+RECOVERY_CODE_LENGTH = 16
 
 
 def totp_enrol_start(request: HttpRequest, *, user: User) -> TOTPDevice:
@@ -74,14 +79,28 @@ def totp_enrol_confirm(request: HttpRequest, *, user: User, code: str) -> TOTPDe
     return device
 
 
+def _recovery_code() -> str:
+    code = "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(RECOVERY_CODE_LENGTH))
+    return "-".join(code[i : i + 4] for i in range(0, RECOVERY_CODE_LENGTH, 4))
+
+
 @transaction.atomic
 def recovery_codes_regenerate(*, user: User, request: HttpRequest | None = None) -> list[str]:
-    """New one-time recovery codes; earlier ones stop working. Shown once, never again."""
-    device, _created = StaticDevice.objects.get_or_create(user=user, name="recovery", defaults={"confirmed": True})
+    """New one-time recovery codes; earlier ones stop working. Returned once to be shown, stored only as hashes
+    (Django's password hasher), so nobody, the database's owner included, can read them back."""
+    device, _created = RecoveryCodeDevice.objects.get_or_create(
+        user=user, name="recovery", defaults={"confirmed": True}
+    )
     StaticDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
     device.token_set.all().delete()
-    codes = [StaticToken.random_token() for _ in range(RECOVERY_CODE_COUNT)]
-    StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])
+    device.recovery_codes.all().delete()
+    codes = [_recovery_code() for _ in range(RECOVERY_CODE_COUNT)]
+    RecoveryCode.objects.bulk_create(
+        [
+            RecoveryCode(device=device, selector=plain[:4], code_hash=make_password(plain))
+            for plain in (recovery_code_normalise(code) for code in codes)
+        ]
+    )
     record_event(action="mfa.recovery_codes_generated", request=request, actor=user, target_user=user)
     return codes
 

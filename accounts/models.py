@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import uuid
 
+from django.contrib.auth.hashers import check_password
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -12,6 +13,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_static.models import StaticDevice
 
 from renergy.geography import SupplyArea
 
@@ -348,3 +350,51 @@ class UserSession(models.Model):
 
     def __str__(self) -> str:
         return f"session {self.pk} of user {self.user_id}"
+
+
+def recovery_code_normalise(code: str) -> str:
+    """What a person types, without spaces, hyphens or capitals (codes are shown as xxxx-xxxx-xxxx-xxxx)."""
+    return "".join(ch for ch in (code or "").lower() if ch not in " \t\r\n-")
+
+
+class RecoveryCode(models.Model):
+    """One recovery code, kept only as a hash by Django's password hashers (the code is shown once, at issue).
+
+    `selector` is the code's first four characters: it finds the one row to check, so a sign-in costs one
+    hash check, not ten. The remaining characters (12 of an alphabet of 31, about 59 bits) stay secret.
+    """
+
+    device = models.ForeignKey(StaticDevice, on_delete=models.CASCADE, related_name="recovery_codes")
+    selector = models.CharField(max_length=4)
+    code_hash = models.CharField(max_length=128)
+
+    class Meta:
+        verbose_name = _("リカバリーコード")
+        verbose_name_plural = _("リカバリーコード")
+        indexes = [models.Index(fields=["device", "selector"], name="recovery_code_selector_idx")]
+
+    def __str__(self) -> str:
+        return f"recovery code of device {self.device_id}"
+
+
+class RecoveryCodeDevice(StaticDevice):
+    """django-otp's static device whose codes are the hashed RecoveryCode rows (never its plain StaticTokens)."""
+
+    class Meta:
+        proxy = True
+
+    def verify_token(self, token: str) -> bool:
+        # As django-otp's StaticDevice.verify_token (throttling, one use), with a hash check in place of equality.
+        allowed, _details = self.verify_is_allowed()
+        if not allowed:
+            return False
+        code = recovery_code_normalise(token)
+        for row in self.recovery_codes.filter(selector=code[:4]):
+            if check_password(code, row.code_hash):
+                row.delete()
+                self.throttle_reset(commit=False)
+                self.set_last_used_timestamp(commit=False)
+                self.save()
+                return True
+        self.throttle_increment()
+        return False

@@ -1,19 +1,21 @@
 """Canonical content and hash of each audit record, and the digest that chains a sealed period.
 
-The record hash covers every column except `id` (assigned by the database) and the hash itself; the
-seal covers the ids. Values are normalised (UTC timestamps with microseconds, canonical UUID and IP
-text) so a hash computed before the INSERT equals the one recomputed from the stored row.
+The database computes every record hash (a BEFORE INSERT trigger, migration 0002) with the SQL expression
+built here, and verification recomputes it with the same expression, so a record written by any path
+(audit.writer, COPY, the ORM) verifies, and sealing and verification run inside PostgreSQL at its speed.
+
+A record's canonical text is each column's PostgreSQL text form, in a fixed order, each prefixed by its
+length in characters: `len:value` (NULL as the empty value; no audit column can hold both NULL and ''
+so nothing is lost). `id` is not in it: the seal covers the ids. The exported bundle holds exactly these
+texts (audit.export), so the standalone verifier (tools/verify_audit_bundle.py) recomputes every hash
+with Python alone; `canonical_text` below is that same rule and the verifier carries a copy of it.
 """
 
 from __future__ import annotations
 
 import hashlib
-import ipaddress
-import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
-from uuid import UUID
 
 ACCESS_FIELDS = (
     "at", "request_id", "user_id", "organisation_id", "role", "session_hash", "ip", "user_agent", "method",
@@ -22,46 +24,56 @@ ACCESS_FIELDS = (
 EVENT_FIELDS = ("at", "action", "request_id", "actor_id", "target_user_id", "organisation_id", "ip", "data")
 
 GENESIS = "0" * 64
+SEAL_FORMAT = "renergy-audit-seal/v1"
+
+_AT_TEXT = """to_char({p}at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
 
 
-def _default(value: Any) -> Any:
-    """json's hook for the few non-JSON types a row holds (called by the C encoder only for those)."""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat(timespec="microseconds")
-    if isinstance(value, UUID | ipaddress.IPv4Address | ipaddress.IPv6Address):
-        return str(value)
-    raise TypeError(f"not hashable audit content: {type(value).__name__}")
+def field_text_sql(name: str, prefix: str = "") -> str:
+    """The text form of one column as it enters the hash (and the bundle's CSV)."""
+    if name == "at":
+        return _AT_TEXT.format(p=prefix)
+    return f"{prefix}{name}::text"
 
 
-def _canonical_ip(value: Any) -> str | None:
-    if value in (None, ""):
-        return None
-    text = str(value)
-    # IPv4 text is already canonical (renergy.client_ip and PostgreSQL agree); IPv6 has several spellings.
-    return str(ipaddress.ip_address(text)) if ":" in text else text
+def canonical_sql(fields: Sequence[str], prefix: str = "") -> str:
+    parts = []
+    for name in fields:
+        text = f"coalesce({field_text_sql(name, prefix)}, '')"
+        parts.append(f"length({text})::text || ':' || {text}")
+    return " || ".join(parts)
 
 
-def record_hash(values: Mapping[str, Any], field_names: tuple[str, ...]) -> str:
-    row = [values.get(name) for name in field_names]
-    row[field_names.index("ip")] = _canonical_ip(values.get("ip"))
-    request_id = values.get("request_id")
-    if request_id is not None:
-        row[field_names.index("request_id")] = str(request_id).lower()
-    text = json.dumps(row, ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=_default)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def hash_sql(fields: Sequence[str], prefix: str = "") -> str:
+    """SQL for the hex sha256 of a row's canonical text (PostgreSQL's built-in sha256, no extension)."""
+    return f"encode(sha256(convert_to({canonical_sql(fields, prefix)}, 'UTF8')), 'hex')"
 
 
-def access_hash(values: Mapping[str, Any]) -> str:
-    return record_hash(values, ACCESS_FIELDS)
+def canonical_text(texts: Iterable[str]) -> str:
+    return "".join(f"{len(text)}:{text}" for text in texts)
 
 
-def event_hash(values: Mapping[str, Any]) -> str:
-    return record_hash(values, EVENT_FIELDS)
+def record_hash_of_texts(texts: Iterable[str]) -> str:
+    return hashlib.sha256(canonical_text(texts).encode("utf-8")).hexdigest()
 
 
-def period_digest(previous: str, rows: Iterable[tuple[int, str]]) -> str:
-    """sha256 over the previous period's digest and each (id, record hash) in id order."""
-    h = hashlib.sha256(previous.encode("ascii"))
-    for record_id, digest in rows:
-        h.update(f"\n{record_id}:{digest}".encode("ascii"))
-    return h.hexdigest()
+def content_digest(pairs: Iterable[tuple[int, str]]) -> str:
+    """sha256 of the period's "id:hash" lines in id order (what SQL's string_agg computes in sealing)."""
+    return hashlib.sha256("\n".join(f"{record_id}:{digest}" for record_id, digest in pairs).encode("ascii")).hexdigest()
+
+
+def bound_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def seal_digest(
+    *, previous: str, stream: str, period_start: datetime, period_end: datetime, record_count: int, content: str
+) -> str:
+    """The chained digest: the previous seal's digest, this period's bounds and count, and its content."""
+    text = "\n".join([previous, stream, bound_text(period_start), bound_text(period_end), str(record_count), content])
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def signed_message(digest: str) -> bytes:
+    # The digest already covers the chain, the bounds, the count and the content.
+    return f"{SEAL_FORMAT}\n{digest}".encode("ascii")

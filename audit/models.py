@@ -2,9 +2,9 @@
 and the self-inspection (自己点検) that reads them.
 
 Access records and security events are append-only three times over: the models refuse updates and
-deletes, their querysets refuse bulk edits, and on PostgreSQL a trigger refuses UPDATE and DELETE
-(migration 0001). People and organisations are referenced by id without a database constraint, so
-the trail never blocks or cascades with the accounts it describes.
+deletes, their querysets refuse bulk edits, and triggers refuse UPDATE, DELETE and TRUNCATE
+(migrations 0001 and 0002; also on model history and consent records). People and organisations are
+referenced by id without a database constraint, so the trail never blocks or cascades with the accounts it describes.
 """
 
 from __future__ import annotations
@@ -156,11 +156,12 @@ class SealStream(models.TextChoices):
 
 
 class AuditSeal(AppendOnlyModel):
-    """The digest of one period of one stream, chained to the previous period's digest.
+    """The digest of one period of one stream, chained to the previous period's digest, and signed.
 
-    `digest` = sha256(previous digest, then each record's "id:hash" in id order). `contents` holds the ids
-    present at sealing as [first, last] runs and the first 8 hex digits of each record's hash, so
-    verification can name the record that was removed, inserted or altered (even with its hash recomputed).
+    `digest` = audit.hashing.seal_digest(previous digest, stream, bounds, count, sha256 of the records'
+    "id:hash" lines in id order). `contents` holds the ids present at sealing as [first, last] runs and
+    the first 8 hex digits of each record's hash, so verification can name the record that was removed,
+    inserted or altered (even with its hash recomputed). Every seal is also copied to the anchor store.
     """
 
     stream = models.CharField(max_length=10, choices=SealStream.choices)
@@ -170,6 +171,9 @@ class AuditSeal(AppendOnlyModel):
     contents = models.JSONField(default=dict)
     previous_digest = models.CharField(max_length=64)
     digest = models.CharField(max_length=64)
+    # Ed25519 over audit.hashing.signed_message(digest), by the key whose id is key_id (audit.signing).
+    signature = models.CharField(max_length=128, blank=True)
+    key_id = models.CharField(max_length=16, blank=True)
     sealed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -190,6 +194,11 @@ class VerificationRun(AppendOnlyModel):
     period_to = models.DateTimeField()
     ok = models.BooleanField()
     records_checked = models.BigIntegerField(default=0)
+    # Records newer than the last sealable minute: present, but not yet covered by any seal.
+    records_unsealed = models.BigIntegerField(default=0)
+    # ok | failed | not_checked (no public key, no anchor store configured).
+    signatures = models.CharField(max_length=12, default="not_checked")
+    anchors = models.CharField(max_length=12, default="not_checked")
     problems = models.JSONField(default=list)
 
     class Meta:

@@ -201,17 +201,26 @@ def fiscal_year_report(fiscal_year: int) -> FiscalYearReport:
         (_("ロックアウト"), event_counts["lockouts"]),
         (_("点検結果（件）"), len(report.findings)),
         (_("改ざん検証"), report.verification["text"]),
+        (_("検証済みの記録"), report.verification["records_verified"]),
+        (_("未封印の記録"), report.verification["records_unsealed"]),
+        (_("封印の署名"), str(report.verification["signatures"])),
+        (_("外部アンカーとの照合"), str(report.verification["anchors"])),
     ]
     return report
 
 
+def _checked(state: str | None) -> str:
+    # Only what was actually checked is called 正常; a check that did not run says so.
+    return {"ok": _("正常"), "failed": _("異常")}.get(state or "", _("未検証"))
+
+
 def verification_summary(start: datetime, end: datetime) -> dict[str, Any]:
-    """The seal chain over the year (checked now) and the latest full walk of the records (verify_audit)."""
-    chain = seal_chain_status(start, min(end, timezone.now()))
+    """The seal chain and the records not yet sealed (checked now, from the seals), and the latest full walk
+    of the records with its signature and anchor results (manage.py verify_audit or the daily job)."""
+    now = timezone.now()
+    chain = seal_chain_status(start, min(end, now), now=now)
     last = (
-        VerificationRun.objects.filter(period_from__lte=start, period_to__gte=min(end, timezone.now()))
-        .order_by("-ran_at")
-        .first()
+        VerificationRun.objects.filter(period_from__lte=start, period_to__gte=min(end, now)).order_by("-ran_at").first()
     )
     parts = [
         _("封印チェーン: 正常（%(n)d 期間）") % {"n": chain["seals"]}
@@ -227,10 +236,19 @@ def verification_summary(start: datetime, end: datetime) -> dict[str, Any]:
         )
     else:
         parts.append(_("全件検証: 異常 — %(problem)s") % {"problem": (last.problems or ["?"])[0]})
+    signatures = last.signatures if last else None
+    anchors = last.anchors if last else None
+    parts.append(_("署名: %(result)s") % {"result": _checked(signatures)})
+    parts.append(_("外部アンカー照合: %(result)s") % {"result": _checked(anchors)})
+    parts.append(_("未封印の記録: %(n)d 件") % {"n": chain["unsealed"]})
     return {
-        "ok": chain["ok"] and (last is None or last.ok),
+        "ok": bool(chain["ok"] and last is not None and last.ok and signatures == "ok" and anchors == "ok"),
         "chain": chain,
         "last_run": last,
+        "records_verified": last.records_checked if last is not None and last.ok else 0,
+        "records_unsealed": chain["unsealed"],
+        "signatures": _checked(signatures),
+        "anchors": _checked(anchors),
         "text": " / ".join(parts),
     }
 

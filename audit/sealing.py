@@ -1,112 +1,196 @@
-"""Tamper evidence: seal each period's records into a hash chain, and verify a period against its seals.
+"""Tamper evidence: seal each minute's records into a signed hash chain, anchor every seal outside the
+database, and verify a period against seals, signatures and anchors.
 
-Writers never wait on each other: each record carries its own hash (audit.hashing), and only the
-hourly sealing job, after the period closed, reads the period in id order and chains its digest to
-the previous one. A seal also keeps which ids existed ([first, last] runs) and the first 8 hex digits
-of each record's hash, so verification names the exact record that was altered, inserted or removed
-rather than only the period. Empty stretches are sealed as one period so the chain has no holes.
+Writers never wait on each other: the database hashes each record as it is inserted (audit.hashing).
+Every minute, once the minute is `AUDIT_SEAL_GRACE_SECONDS` old, the sealing worker reads the minute's
+(id, hash) pairs in one SQL aggregate, chains the digest to the previous seal, signs it with the key
+only it holds (audit.signing) and appends the seal to the anchor store (audit.anchors) before the seal
+commits. So a record is unprotected for at most a minute plus the grace. A seal also keeps which ids
+existed ([first, last] runs) and the first 8 hex digits of each record's hash, so verification names
+the record that was altered, inserted or removed. Stretches without records are sealed as one period
+so the chain has no holes.
+
+Verification recomputes every record's hash and each minute's digest in SQL (one pass per day of
+records), checks the chain, every signature against the public keys and every seal against its
+anchor; only a minute that does not match is read record by record to name what changed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, models, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from audit.hashing import ACCESS_FIELDS, EVENT_FIELDS, GENESIS, access_hash, event_hash, period_digest
-from audit.models import AccessRecord, AuditSeal, SealStream, SecurityEvent, VerificationRun
+from audit import anchors, signing
+from audit.hashing import ACCESS_FIELDS, EVENT_FIELDS, GENESIS, bound_text, hash_sql, seal_digest
+from audit.models import AuditSeal, SealStream, VerificationRun
 
-PERIOD = timedelta(hours=1)
+PERIOD = timedelta(minutes=1)
 FINGERPRINT = 8
+# Sealing and verification read at most this much time per SQL statement: memory stays flat.
+CHUNK = timedelta(days=1)
+EMPTY_CONTENT = hashlib.sha256(b"").hexdigest()
+# Removed records of one seal listed one by one up to this many; beyond it one line names the range.
+LIST_REMOVED = 10
 
-_STREAMS: dict[str, tuple[type[models.Model], tuple[str, ...], object]] = {
-    SealStream.ACCESS: (AccessRecord, ACCESS_FIELDS, access_hash),
-    SealStream.EVENT: (SecurityEvent, EVENT_FIELDS, event_hash),
+_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    SealStream.ACCESS: ("audit_accessrecord", ACCESS_FIELDS),
+    SealStream.EVENT: ("audit_securityevent", EVENT_FIELDS),
 }
+_MINUTE = "date_bin('1 minute', at, TIMESTAMPTZ '2000-01-01 00:00+00')"
+# Table names are constants of this module; values always go as parameters.
+_SEAL_SQL = """
+WITH g AS (
+    SELECT {minute} AS p, id, record_hash AS h, id - row_number() OVER (PARTITION BY {minute} ORDER BY id) AS run
+    FROM {table} WHERE at >= %s AND at < %s
+), runs AS (
+    SELECT p, min(id) AS first, max(id) AS last, count(*) AS n,
+           string_agg(id::text || ':' || h, E'\\n' ORDER BY id) AS pairs,
+           string_agg(left(h, {fp}), '' ORDER BY id) AS prints
+    FROM g GROUP BY p, run
+)
+SELECT p, sum(n)::bigint, encode(sha256(convert_to(string_agg(pairs, E'\\n' ORDER BY first), 'UTF8')), 'hex'),
+       json_agg(json_build_array(first, last) ORDER BY first)::text, string_agg(prints, '' ORDER BY first)
+FROM runs GROUP BY p ORDER BY p
+"""
+_VERIFY_SQL = """
+SELECT {minute} AS p, count(*),
+       encode(sha256(convert_to(string_agg(id::text || ':' || {hash}, E'\\n' ORDER BY id), 'UTF8')), 'hex')
+FROM {table} WHERE at >= %s AND at < %s GROUP BY p ORDER BY p
+"""
+_DETAIL_SQL = "SELECT id, record_hash, {hash} FROM {table} WHERE at >= %s AND at < %s ORDER BY id"
 
 
-def floor_hour(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
+def floor_minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
 
 
-def _rows(stream: str, start: datetime, end: datetime, columns: tuple[str, ...]) -> Iterator[tuple]:
-    model = _STREAMS[stream][0]
-    # iterator() uses a server-side cursor on PostgreSQL: memory stays flat however full the period is.
-    return (
-        model.objects.filter(at__gte=start, at__lt=end).order_by("id").values_list(*columns).iterator(chunk_size=5000)
+def sealable_until(now: datetime) -> datetime:
+    """Minutes that end before this are sealed (or due); later ones are still open."""
+    return floor_minute(now - timedelta(seconds=settings.AUDIT_SEAL_GRACE_SECONDS))
+
+
+def _query(sql: str, params: list[Any]) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _first_record_at(stream: str) -> datetime | None:
+    table = _TABLES[stream][0]
+    rows = _query(f"SELECT min(at) FROM {table}", [])  # noqa: S608 - constant table name
+    return rows[0][0]
+
+
+def _next_record_at(stream: str, start: datetime, end: datetime) -> datetime | None:
+    table = _TABLES[stream][0]
+    sql = f"SELECT min(at) FROM {table} WHERE at >= %s AND at < %s"  # noqa: S608 - constant table name
+    return _query(sql, [start, end])[0][0]
+
+
+def _seal(
+    signer: signing.Signer,
+    stream: str,
+    start: datetime,
+    end: datetime,
+    previous: str,
+    *,
+    count: int = 0,
+    content: str = EMPTY_CONTENT,
+    ids: list[list[int]] | None = None,
+    prints: str = "",
+) -> AuditSeal:
+    digest = seal_digest(
+        previous=previous, stream=stream, period_start=start, period_end=end, record_count=count, content=content
     )
-
-
-def _ranges(ids: list[int]) -> list[list[int]]:
-    runs: list[list[int]] = []
-    for record_id in ids:
-        if runs and runs[-1][1] + 1 == record_id:
-            runs[-1][1] = record_id
-        else:
-            runs.append([record_id, record_id])
-    return runs
-
-
-def seal_period(stream: str, start: datetime, end: datetime, previous: str) -> AuditSeal:
-    ids: list[int] = []
-    hashes: list[tuple[int, str]] = []
-    for record_id, digest in _rows(stream, start, end, ("id", "record_hash")):
-        ids.append(record_id)
-        hashes.append((record_id, digest))
-    return AuditSeal.objects.create(
+    return AuditSeal(
         stream=stream,
         period_start=start,
         period_end=end,
-        record_count=len(ids),
-        contents={"ids": _ranges(ids), "fingerprints": "".join(h[:FINGERPRINT] for _, h in hashes)},
+        record_count=count,
+        contents={"ids": ids or [], "fingerprints": prints},
         previous_digest=previous,
-        digest=period_digest(previous, hashes),
+        digest=digest,
+        signature=signer.sign(digest),
+        key_id=signer.key_id,
     )
 
 
-def _next_record_at(stream: str, after: datetime) -> datetime | None:
-    model = _STREAMS[stream][0]
-    return model.objects.filter(at__gte=after).aggregate(first=models.Min("at"))["first"]
+def _seal_chunk(signer: signing.Signer, stream: str, start: datetime, end: datetime, previous: str) -> list[AuditSeal]:
+    table = _TABLES[stream][0]
+    rows = _query(_SEAL_SQL.format(minute=_MINUTE, table=table, fp=FINGERPRINT), [start, end])
+    seals: list[AuditSeal] = []
+    cursor = start
+    for minute, count, content, ids, prints in rows:
+        if minute > cursor:
+            seals.append(_seal(signer, stream, cursor, minute, previous))
+            previous = seals[-1].digest
+        seals.append(
+            _seal(
+                signer, stream, minute, minute + PERIOD, previous,
+                count=count, content=content, ids=json.loads(ids), prints=prints,
+            )
+        )  # fmt: skip
+        previous, cursor = seals[-1].digest, minute + PERIOD
+    if cursor < end:
+        seals.append(_seal(signer, stream, cursor, end, previous))
+    return seals
+
+
+def _lock(stream: str) -> None:
+    # One sealer per stream at a time (a second beat or a retried task waits, then finds the work done).
+    key = int.from_bytes(hashlib.sha256(f"audit-seal:{stream}".encode()).digest()[:4], "big")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
 def seal_pending(*, now: datetime | None = None) -> int:
-    """Seal every closed period not sealed yet, in every stream; idempotent (one seal per period start)."""
+    """Seal every closed minute not sealed yet, in every stream; idempotent. Runs on the sealing worker."""
     now = now or timezone.now()
-    limit = floor_hour(now - timedelta(minutes=settings.AUDIT_SEAL_GRACE_MINUTES))
+    limit = sealable_until(now)
+    signer = signing.signer()
     sealed = 0
-    for stream in _STREAMS:
-        last = AuditSeal.objects.filter(stream=stream).order_by("-period_start").first()
-        if last is not None:
-            start, previous = last.period_end, last.digest
-        else:
-            first = _next_record_at(stream, datetime.min.replace(tzinfo=now.tzinfo))
-            if first is None:
-                continue
-            start, previous = floor_hour(first), GENESIS
-        while start + PERIOD <= limit:
-            end = start + PERIOD
-            upcoming = _next_record_at(stream, start)
-            if upcoming is None or upcoming >= end:
-                # An empty stretch: one seal up to the next record's hour (or the limit) keeps the chain whole.
-                end = min(limit, floor_hour(upcoming)) if upcoming is not None else limit
-                end = max(end, start + PERIOD)
-            try:
-                with transaction.atomic():
-                    seal = seal_period(stream, start, end, previous)
-            except IntegrityError:
-                break  # another worker sealed this period (beat ran twice): it carries on from there
-            sealed += 1
-            start, previous = seal.period_end, seal.digest
+    for stream in _TABLES:
+        while True:
+            with transaction.atomic():
+                _lock(stream)
+                last = AuditSeal.objects.filter(stream=stream).only("period_end", "digest").order_by("-period_start")
+                last = last.first()
+                if last is not None:
+                    start, previous = last.period_end, last.digest
+                else:
+                    first = _first_record_at(stream)
+                    if first is None:
+                        break
+                    start, previous = floor_minute(first), GENESIS
+                if start >= limit:
+                    break
+                seals = _seal_chunk(signer, stream, start, min(limit, start + CHUNK), previous)
+                if len(seals) == 1 and seals[0].record_count == 0:
+                    # A day without records: one seal reaches up to the minute of the next record.
+                    upcoming = _next_record_at(stream, start, limit)
+                    end = floor_minute(upcoming) if upcoming is not None else limit
+                    if end > seals[0].period_end:
+                        seals = [_seal(signer, stream, start, end, previous)]
+                AuditSeal.objects.bulk_create(seals, batch_size=2000)
+                # Anchored before the commit: a committed seal always has its copy outside the database.
+                anchors.anchor_append(seals)
+                sealed += len(seals)
     return sealed
 
 
 @dataclass
 class Problem:
-    kind: str  # altered | inserted | removed | unsealed | seal_chain
+    # altered | inserted | removed | unsealed | seal_chain | seal_digest | unsigned | unknown_key | bad_signature
+    # | anchor_missing_seal | not_anchored | anchor_mismatch | anchor_conflict
+    kind: str
     stream: str
     record_id: int | None
     detail: str
@@ -121,6 +205,10 @@ class Verification:
     period_from: datetime
     period_to: datetime
     records_checked: int = 0
+    records_unsealed: int = 0
+    seals_checked: int = 0
+    signatures: str = "not_checked"  # ok | failed | not_checked
+    anchors: str = "not_checked"
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -132,116 +220,220 @@ class Verification:
         return self.problems[0] if self.problems else None
 
 
-def _expected(seal: AuditSeal) -> dict[int, str]:
-    data = seal.contents
-    ids = [i for first, last in data["ids"] for i in range(first, last + 1)]
-    prints = data["fingerprints"]
-    return {record_id: prints[n * FINGERPRINT : (n + 1) * FINGERPRINT] for n, record_id in enumerate(ids)}
+def _label(seal: AuditSeal) -> str:
+    return f"seal {bound_text(seal.period_start)} – {bound_text(seal.period_end)}"
 
 
-def _verify_seal(stream: str, seal: AuditSeal, result: Verification) -> None:
-    _model, fields, hasher = _STREAMS[stream]
-    expected = _expected(seal)
+def _minutes(stream: str, start: datetime, end: datetime) -> Iterator[tuple[datetime, int, str]]:
+    table, fields = _TABLES[stream]
+    sql = _VERIFY_SQL.format(minute=_MINUTE, hash=hash_sql(fields), table=table)
+    cursor = start
+    while cursor < end:
+        upto = min(end, cursor + CHUNK)
+        yield from _query(sql, [cursor, upto])
+        cursor = upto
+
+
+def _name_records(stream: str, seal: AuditSeal, result: Verification) -> None:
+    """Read one seal's records one by one and name each altered, inserted or removed record."""
+    table, fields = _TABLES[stream]
+    contents = AuditSeal.objects.values_list("contents", flat=True).get(pk=seal.pk) or {}
+    ids = [i for first, last in contents.get("ids", []) for i in range(first, last + 1)]
+    prints = contents.get("fingerprints", "")
+    expected = {record_id: prints[n * FINGERPRINT : (n + 1) * FINGERPRINT] for n, record_id in enumerate(ids)}
+    rows = _query(_DETAIL_SQL.format(hash=hash_sql(fields), table=table), [seal.period_start, seal.period_end])
+    found: list[Problem] = []
     seen: set[int] = set()
-    pairs: list[tuple[int, str]] = []
-    problems: list[Problem] = []
-    for row in _rows(stream, seal.period_start, seal.period_end, ("id", *fields, "record_hash")):
-        record_id, stored = row[0], row[-1]
-        values = dict(zip(fields, row[1:-1], strict=True))
-        result.records_checked += 1
-        pairs.append((record_id, stored))
-        if hasher(values) != stored:  # type: ignore[operator]
-            problems.append(Problem("altered", stream, record_id, "content does not match its hash"))
-        elif record_id not in expected:
-            problems.append(Problem("inserted", stream, record_id, f"not present when {seal} was sealed"))
-        elif expected[record_id] != stored[:FINGERPRINT]:
-            problems.append(Problem("altered", stream, record_id, "hash differs from the sealed one"))
+    for record_id, stored, recomputed in rows:
         seen.add(record_id)
-    for record_id in sorted(set(expected) - seen):
-        problems.append(Problem("removed", stream, record_id, f"sealed in {seal} but missing"))
-    if not problems and period_digest(seal.previous_digest, pairs) != seal.digest:
-        problems.append(Problem("seal_chain", stream, None, f"digest of {seal} does not match its records"))
-    problems.sort(key=lambda p: p.record_id or 0)
-    result.problems.extend(problems)
+        if recomputed != stored:
+            found.append(Problem("altered", stream, record_id, f"content does not match its hash ({_label(seal)})"))
+        elif record_id not in expected:
+            found.append(Problem("inserted", stream, record_id, f"not present when {_label(seal)} was made"))
+        elif expected[record_id] != recomputed[:FINGERPRINT]:
+            found.append(Problem("altered", stream, record_id, f"hash differs from the sealed one ({_label(seal)})"))
+    removed = sorted(set(expected) - seen)
+    if len(removed) > LIST_REMOVED:
+        found.append(
+            Problem(
+                "removed", stream, removed[0],
+                f"{len(removed)} records sealed in {_label(seal)} are missing (ids {removed[0]}–{removed[-1]})",
+            )
+        )  # fmt: skip
+    else:
+        found.extend(Problem("removed", stream, i, f"sealed in {_label(seal)} but missing") for i in removed)
+    if not found:
+        found.append(Problem("seal_digest", stream, None, f"{_label(seal)}: digest does not match its records"))
+    found.sort(key=lambda p: p.record_id or 0)
+    result.problems.extend(found)
+
+
+def _check_signature(stream: str, seal: AuditSeal, keys: dict[str, Any], result: Verification) -> bool:
+    if not seal.signature:
+        result.problems.append(Problem("unsigned", stream, None, f"{_label(seal)} carries no signature"))
+        return False
+    key = keys.get(seal.key_id)
+    if key is None:
+        result.problems.append(
+            Problem("unknown_key", stream, None, f"{_label(seal)} is signed by an unknown key ({seal.key_id})")
+        )
+        return False
+    if not signing.signature_valid(key, seal.digest, seal.signature):
+        result.problems.append(Problem("bad_signature", stream, None, f"{_label(seal)}: the signature is invalid"))
+        return False
+    return True
+
+
+def _verify_stream(
+    stream: str, period_from: datetime, period_to: datetime, until: datetime, keys: dict[str, Any], result: Verification
+) -> list[AuditSeal]:
+    seals = list(
+        AuditSeal.objects.filter(stream=stream, period_end__gt=period_from, period_start__lt=period_to)
+        .defer("contents")
+        .order_by("period_start")
+    )
+    start = min(period_from, seals[0].period_start) if seals else period_from
+    end = max(period_to, seals[-1].period_end) if seals else period_to
+    minutes = list(_minutes(stream, start, end))  # (minute, count, content) in time order
+    outside: list[tuple[datetime, int]] = []
+    before = (
+        AuditSeal.objects.filter(stream=stream, period_start__lt=seals[0].period_start)
+        .only("digest", "period_end")
+        .order_by("-period_start")
+        .first()
+        if seals
+        else None
+    )
+    previous = before.digest if before else GENESIS
+    cursor = before.period_end if before else None
+    signatures_ok = True
+    n = 0
+    for seal in seals:
+        if cursor is not None and seal.period_start != cursor:
+            result.problems.append(
+                Problem("unsealed", stream, None, f"no seal for {bound_text(cursor)} – {bound_text(seal.period_start)}")
+            )
+        if seal.previous_digest != previous:
+            result.problems.append(
+                Problem("seal_chain", stream, None, f"{_label(seal)} does not chain to its predecessor")
+            )
+        while n < len(minutes) and minutes[n][0] < seal.period_start:
+            outside.append(minutes[n][:2])
+            n += 1
+        inside = []
+        while n < len(minutes) and minutes[n][0] < seal.period_end:
+            inside.append(minutes[n])
+            n += 1
+        count = sum(row[1] for row in inside)
+        if not inside:
+            content = EMPTY_CONTENT
+        elif len(inside) == 1 and inside[0][0] == seal.period_start and seal.period_end - seal.period_start == PERIOD:
+            content = inside[0][2]
+        else:
+            content = ""  # records inside an empty stretch's seal: inserted after it was made
+        recomputed = seal_digest(
+            previous=seal.previous_digest, stream=stream, period_start=seal.period_start,
+            period_end=seal.period_end, record_count=count, content=content,
+        )  # fmt: skip
+        if recomputed != seal.digest:
+            _name_records(stream, seal, result)
+        if keys:
+            signatures_ok &= _check_signature(stream, seal, keys, result)
+        result.records_checked += count
+        result.seals_checked += 1
+        previous, cursor = seal.digest, seal.period_end
+    outside.extend(row[:2] for row in minutes[n:])
+    for minute, count in outside:
+        if not period_from <= minute < period_to:
+            continue
+        if minute < until:
+            result.problems.append(
+                Problem("unsealed", stream, None, f"{count} records of {bound_text(minute)} are not sealed")
+            )
+        else:
+            result.records_unsealed += count
+    if keys and not signatures_ok:
+        result.signatures = "failed"
+    return seals
+
+
+def _compare_anchors(
+    period_from: datetime, period_to: datetime, sealed: dict[str, list[AuditSeal]], result: Verification
+) -> None:
+    anchored: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for entry in anchors.anchors_between(period_from, period_to):
+        versions = anchored.setdefault((entry["stream"], entry["period_start"]), [])
+        if entry not in versions:
+            versions.append(entry)
+    in_db: dict[tuple[str, str], AuditSeal] = {}
+    for stream, seals in sealed.items():
+        for seal in seals:
+            in_db[(stream, bound_text(seal.period_start))] = seal
+    found: list[Problem] = []
+    for (stream, begins), versions in sorted(anchored.items(), key=lambda item: item[0][1]):
+        seal = in_db.get((stream, begins))
+        if len(versions) > 1:
+            found.append(
+                Problem("anchor_conflict", stream, None, f"{len(versions)} different anchored seals for {begins}")
+            )
+        if seal is None:
+            found.append(
+                Problem("anchor_missing_seal", stream, None, f"seal {begins} is anchored but missing from the database")
+            )
+        elif anchors.anchor_entry(seal) != versions[0]:
+            # The store is append-only: the first copy of a period is the one made when it was sealed.
+            found.append(Problem("anchor_mismatch", stream, None, f"{_label(seal)} differs from its anchored copy"))
+    for (stream, begins), seal in sorted(in_db.items(), key=lambda item: item[0][1]):
+        if (stream, begins) not in anchored and seal.period_end > period_from and seal.period_start < period_to:
+            found.append(Problem("not_anchored", stream, None, f"{_label(seal)} has no anchored copy"))
+    result.anchors = "failed" if found else "ok"
+    result.problems.extend(found)
 
 
 def verify(
     period_from: datetime, period_to: datetime, *, now: datetime | None = None, save: bool = True
 ) -> Verification:
-    """Walk [period_from, period_to) of every stream against the seals; name each altered, inserted or
-    removed record and every unsealed gap. The outcome is stored (VerificationRun) unless save=False."""
+    """Walk [period_from, period_to) of every stream against the seals, their signatures and their anchors;
+    name each altered, inserted or removed record and every unsealed stretch. Stored (VerificationRun)
+    unless save=False."""
     now = now or timezone.now()
     result = Verification(period_from, period_to)
-    sealable_until = floor_hour(now - timedelta(minutes=settings.AUDIT_SEAL_GRACE_MINUTES))
-    for stream in _STREAMS:
-        seals = list(
-            AuditSeal.objects.filter(stream=stream, period_end__gt=period_from, period_start__lt=period_to).order_by(
-                "period_start"
-            )
-        )
-        before = (
-            AuditSeal.objects.filter(stream=stream, period_start__lt=seals[0].period_start)
-            .order_by("-period_start")
-            .first()
-            if seals
-            else None
-        )
-        previous_digest = before.digest if before else GENESIS
-        cursor = seals[0].period_start if seals else period_from
-        if seals and cursor > period_from:
-            _unsealed(stream, period_from, cursor, result, sealable_until)
-        for seal in seals:
-            if seal.period_start != cursor:
-                _unsealed(stream, cursor, seal.period_start, result, sealable_until, force=True)
-            if seal.previous_digest != previous_digest:
-                result.problems.append(Problem("seal_chain", stream, None, f"{seal} does not chain to its predecessor"))
-            _verify_seal(stream, seal, result)
-            previous_digest, cursor = seal.digest, seal.period_end
-        if cursor < period_to:
-            _unsealed(stream, cursor, period_to, result, sealable_until)
+    keys = signing.public_keys()
+    if keys:
+        result.signatures = "ok"
+    until = sealable_until(now)
+    sealed = {stream: _verify_stream(stream, period_from, period_to, until, keys, result) for stream in _TABLES}
+    if anchors.anchor_dir() is not None:
+        _compare_anchors(period_from, min(period_to, until), sealed, result)
     if save:
         VerificationRun.objects.create(
             period_from=period_from,
             period_to=period_to,
             ok=result.ok,
             records_checked=result.records_checked,
+            records_unsealed=result.records_unsealed,
+            signatures=result.signatures,
+            anchors=result.anchors,
             problems=[str(p) for p in result.problems[:100]],
         )
     return result
 
 
-def _unsealed(
-    stream: str, start: datetime, end: datetime, result: Verification, sealable_until: datetime, *, force: bool = False
-) -> None:
-    """A stretch without a seal is a problem when it holds records or lies between two seals (a removed
-    seal); the still-open stretch after the last sealable hour is not."""
-    end_checked = min(end, sealable_until)
-    if end_checked <= start and not force:
-        return
-    model = _STREAMS[stream][0]
-    count = model.objects.filter(at__gte=start, at__lt=end_checked).count()
-    if count or force:
-        result.problems.append(
-            Problem("unsealed", stream, None, f"unsealed gap {start.isoformat()} – {end.isoformat()} ({count} records)")
-        )
-
-
 def seal_chain_status(start: datetime, end: datetime, *, now: datetime | None = None) -> dict[str, object]:
-    """The cheap check for reports: the seals over [start, end) link to each other and leave no gap.
-
-    It reads seals only, not records; `verify` is the full walk (manage.py verify_audit).
-    """
+    """The cheap check for reports: the seals over [start, end) link to each other and leave no gap, and how
+    many records are not sealed yet. It reads seals only; `verify` (manage.py verify_audit) checks records,
+    signatures and anchors."""
     now = now or timezone.now()
-    sealable_until = min(end, floor_hour(now - timedelta(minutes=settings.AUDIT_SEAL_GRACE_MINUTES)))
     problems: list[str] = []
     count = 0
-    for stream in _STREAMS:
+    unsealed = 0
+    for stream, (table, _fields) in _TABLES.items():
         seals = AuditSeal.objects.filter(stream=stream, period_end__gt=start, period_start__lt=end).order_by(
             "period_start"
         )
         before = None
         previous_end = None
-        for seal in seals.only("period_start", "period_end", "previous_digest", "digest").iterator():
+        for seal in seals.only("period_start", "period_end", "previous_digest", "digest").iterator(chunk_size=5000):
             if before is None:
                 predecessor = (
                     AuditSeal.objects.filter(stream=stream, period_start__lt=seal.period_start)
@@ -257,8 +449,16 @@ def seal_chain_status(start: datetime, end: datetime, *, now: datetime | None = 
                 problems.append(f"{stream}: seal {seal.period_start.isoformat()} does not chain to its predecessor")
             before, previous_end = seal.digest, seal.period_end
             count += 1
-        tail_start = previous_end or start
-        model = _STREAMS[stream][0]
-        if tail_start < sealable_until and model.objects.filter(at__gte=tail_start, at__lt=sealable_until).exists():
-            problems.append(f"{stream}: records from {tail_start.isoformat()} are not sealed yet")
-    return {"ok": not problems, "seals": count, "problems": problems}
+        tail = max(previous_end or start, start)
+        due = min(end, sealable_until(now))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT count(*), count(*) FILTER (WHERE at < %s) FROM {table} "  # noqa: S608 - constant table name
+                "WHERE at >= %s AND at < %s",
+                [due, tail, min(end, now)],
+            )
+            waiting, overdue = cursor.fetchone()
+        unsealed += waiting
+        if overdue:
+            problems.append(f"{stream}: {overdue} records from {tail.isoformat()} are overdue for sealing")
+    return {"ok": not problems, "seals": count, "unsealed": unsealed, "problems": problems}

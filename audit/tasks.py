@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from celery import shared_task
 from django.utils import timezone
 
-from audit import inspection, partitions, sealing
+from audit import anchors, inspection, partitions, sealing
 from renergy.databases import OWNER_ALIAS
 
 
 @shared_task
 def seal_pending() -> int:
+    # Routed to the "audit-seal" queue (CELERY_TASK_ROUTES): only the worker holding the signing key runs it.
     return sealing.seal_pending()
+
+
+@shared_task
+def send_anchor_digest() -> bool:
+    """The previous UTC day's last seal of each stream, e-mailed to the agency (AUDIT_ANCHOR_EMAIL)."""
+    return anchors.daily_digest_send(day=timezone.now().astimezone(UTC).date() - timedelta(days=1))
 
 
 @shared_task

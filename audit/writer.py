@@ -1,6 +1,8 @@
 """The one write path of access records and security events: a single INSERT, committed before the
 caller goes on (autocommit outside any transaction; a savepoint inside one, so a failed write never
 poisons the caller's transaction). A failure raises AuditUnavailable: callers fail closed.
+
+The record's hash is computed by the database as the row is inserted (audit.hashing, migration 0002).
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ from typing import Any
 from django.db import DatabaseError, connection, transaction
 
 from audit.disclosure import AuditUnavailable
-from audit.hashing import ACCESS_FIELDS, EVENT_FIELDS, access_hash, event_hash
+from audit.hashing import ACCESS_FIELDS, EVENT_FIELDS
 from audit.partitions import ensure_partition
 
 logger = logging.getLogger("audit")
 
-_ACCESS_COLUMNS = (*ACCESS_FIELDS, "record_hash")
-_EVENT_COLUMNS = (*EVENT_FIELDS, "record_hash")
+_ACCESS_COLUMNS = ACCESS_FIELDS
+_EVENT_COLUMNS = EVENT_FIELDS
 _JSON_COLUMNS = frozenset({"facility_ids", "fields", "data"})
 
 
@@ -73,10 +75,8 @@ def _execute(sql: str, params: list[Any], at: datetime) -> None:
 
 
 def write_access(values: dict[str, Any]) -> None:
-    values["record_hash"] = access_hash(values)
     _execute(_ACCESS_SQL, _params(values, _ACCESS_COLUMNS), values["at"])
 
 
 def write_event(values: dict[str, Any]) -> None:
-    values["record_hash"] = event_hash(values)
     _execute(_EVENT_SQL, _params(values, _EVENT_COLUMNS), values["at"])

@@ -134,8 +134,9 @@ def main() -> int:
         _manage("load_demo", env=runtime_env)
         celery = [sys.executable, "-m", "celery", "-A", "renergy"]
         with (var_dir / "celery-worker.log").open("ab") as worker_log, (var_dir / "celery-beat.log").open("ab") as beat:
-            children.start([*celery, "worker", "--loglevel=INFO", "--pool=threads", "--concurrency=2"],
-                           env=owner_env, log=worker_log)  # fmt: skip
+            # One worker serves the sealing queue too: in the demo it holds the dev signing key (var/).
+            children.start([*celery, "worker", "--loglevel=INFO", "--pool=threads", "--concurrency=2",
+                            "--queues=celery,audit-seal"], env=owner_env, log=worker_log)  # fmt: skip
             children.start([*celery, "beat", "--loglevel=INFO", f"--schedule={var_dir / 'celerybeat-schedule'}",
                             f"--pidfile={var_dir / 'celerybeat.pid'}"], env=runtime_env, log=beat)  # fmt: skip
         print(

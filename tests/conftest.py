@@ -119,3 +119,39 @@ def signed_in_client(db: None):
 
 
 # --- end accounts ---------------------------------------------------------------------------------------
+
+
+# --- audit: test-only flush past the audit tables' TRUNCATE guards; a fresh anchor store per test --------
+@pytest.fixture(autouse=True, scope="session")
+def _flush_past_audit_guards() -> None:
+    """Transactional and live-server tests end with a flush (TRUNCATE), which the audit tables refuse.
+
+    Here only, the flush runs with triggers off (session_replication_role = replica, which needs the
+    superuser connection the suite uses); production code has no path to it.
+    """
+    from django.db import transaction
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self: DatabaseOperations, sql_list: list[str]) -> None:
+        with (
+            transaction.atomic(using=self.connection.alias, savepoint=self.connection.features.can_rollback_ddl),
+            self.connection.cursor() as cursor,
+        ):
+            cursor.execute("SET LOCAL session_replication_role = replica")
+            for sql in sql_list:
+                cursor.execute(sql)
+
+    DatabaseOperations.execute_sql_flush = execute_sql_flush
+    yield
+    DatabaseOperations.execute_sql_flush = original
+
+
+@pytest.fixture(autouse=True)
+def _anchor_store(settings, tmp_path) -> None:
+    # Anchors outlive the database by design; a test's rolled-back seals must not meet the next test's.
+    settings.AUDIT_ANCHOR_DIR = str(tmp_path / "anchors")
+
+
+# --- end audit --------------------------------------------------------------------------------------------

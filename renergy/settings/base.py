@@ -223,6 +223,8 @@ else:
         "store_processed": False,
     }
 CELERY_TASK_ACKS_LATE = True
+# Sealing runs only on the worker that holds the seal-signing key (docker-compose.yml: "sealer").
+CELERY_TASK_ROUTES = {"audit.tasks.seal_pending": {"queue": "audit-seal"}}
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
@@ -271,15 +273,36 @@ AUDIT_QUERY_VALUE_KEYS = frozenset(
 AUDIT_RETENTION_YEARS = env_int("AUDIT_RETENTION_YEARS", 5)
 AUDIT_ARCHIVE_DIR = env_str("AUDIT_ARCHIVE_DIR", str(VAR_DIR / "audit-archive"))
 AUDIT_PARTITIONS_AHEAD = env_int("AUDIT_PARTITIONS_AHEAD", 3)
-# A period is sealed this long after it ends, so requests still in flight (and node clock skew) land first.
-AUDIT_SEAL_GRACE_MINUTES = env_int("AUDIT_SEAL_GRACE_MINUTES", 10)
+# Records are sealed per minute, this long after their minute ends, so that requests still committing (and
+# node clock skew) land first. The unsealed window is therefore at most one minute plus this grace.
+AUDIT_SEAL_GRACE_SECONDS = env_int("AUDIT_SEAL_GRACE_SECONDS", 90)
+# Seal signing (audit.signing): the private key is read by the sealing worker only (queue "audit-seal");
+# verifiers need only the public key(s). Old public keys stay in AUDIT_PUBLIC_KEYS_DIR after a rotation.
+AUDIT_SIGNING_KEY_FILE = env_str("AUDIT_SIGNING_KEY_FILE", "")
+AUDIT_PUBLIC_KEY_FILE = env_str("AUDIT_PUBLIC_KEY_FILE", "")
+AUDIT_PUBLIC_KEYS_DIR = env_str("AUDIT_PUBLIC_KEYS_DIR", "")
+# Development only: generate a signing key under var/dev-keys/ on first use (production refuses it).
+AUDIT_DEV_SIGNING_KEY = False
+# The anchor store outside the database (audit.anchors): a write-once volume or a retention-locked bucket.
+AUDIT_ANCHOR_DIR = env_str("AUDIT_ANCHOR_DIR", "")
+# The agency's addresses that receive the daily digest of the last seal.
+AUDIT_ANCHOR_EMAIL = env_list("AUDIT_ANCHOR_EMAIL")
 # django-auditlog stores our request id as each model change's correlation id.
 AUDITLOG_CID_GETTER = "audit.context.current_request_id"
 from celery.schedules import crontab  # noqa: E402
 
 CELERY_BEAT_SCHEDULE.update(
     {
-        "audit-seal-hourly": {"task": "audit.tasks.seal_pending", "schedule": crontab(minute=15)},
+        # Every minute; the task runs on the "audit-seal" queue, served only by the worker holding the key.
+        "audit-seal-every-minute": {
+            "task": "audit.tasks.seal_pending",
+            "schedule": crontab(),
+            "options": {"queue": "audit-seal", "expires": 50},
+        },
+        "audit-anchor-digest-daily": {
+            "task": "audit.tasks.send_anchor_digest",
+            "schedule": crontab(hour=9, minute=20),  # JST: the UTC day ended at 09:00
+        },
         "audit-partitions-daily": {"task": "audit.tasks.maintain_partitions", "schedule": crontab(hour=3, minute=5)},
         "audit-verify-daily": {"task": "audit.tasks.verify_recent", "schedule": crontab(hour=4, minute=5)},
         # Monthly inspection of the previous month (JST), and the fiscal-year one on 1 April for April–March.

@@ -33,3 +33,6 @@ STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.s
 # `make run` serves static files from the source folders, without collectstatic.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# A DEV ONLY seal-signing key is generated in var/dev-keys/ on first use; anchors go to var/ too.
+AUDIT_DEV_SIGNING_KEY = not env_str("AUDIT_SIGNING_KEY_FILE", "")
+AUDIT_ANCHOR_DIR = env_str("AUDIT_ANCHOR_DIR", str(VAR_DIR / "audit-anchors"))

@@ -9,6 +9,7 @@ SECRET_KEY = env_str("SECRET_KEY")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS")
 DEBUG = False
 DEMO_MODE = False
+AUDIT_DEV_SIGNING_KEY = False  # only the key in AUDIT_SIGNING_KEY_FILE (sealing worker) signs seals
 
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]

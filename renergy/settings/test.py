@@ -39,3 +39,5 @@ STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.s
 # Serve static files from the source folders (no collectstatic in tests); the live server's pages load them.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# Seals are signed with a DEV ONLY key generated under var/; each test gets its own anchor directory.
+AUDIT_DEV_SIGNING_KEY = True

@@ -81,7 +81,7 @@ def test_the_whole_issuance_in_the_browser(
         reverse("accounts:onboarding_authenticator"), {"code": _code_for_pending(browser, person)}
     )
     assert codes_page.status_code == 200
-    assert StaticDevice.objects.get(user=person).token_set.count() == 10
+    assert StaticDevice.objects.get(user=person).recovery_codes.count() == 10
     assert TOTPDevice.objects.filter(user=person, confirmed=True).count() == 1
     assert browser.get(reverse("accounts:home"))["Location"].startswith(reverse("accounts:terms"))
     assert browser.post(reverse("accounts:terms"), {}).status_code == 200  # must tick the box

@@ -6,7 +6,6 @@ import uuid
 from datetime import datetime
 
 from accounts.models import User
-from audit.hashing import access_hash
 from audit.models import AccessRecord
 from audit.partitions import ensure_partitions
 
@@ -42,8 +41,7 @@ def plant(
         "row_count": len(facility_ids or []),
         "part": 0,
     }
-    values["record_hash"] = access_hash(values)
-    return AccessRecord(**values)
+    return AccessRecord(**values)  # the database computes record_hash on INSERT
 
 
 def plant_all(records: list[AccessRecord]) -> None:

@@ -12,10 +12,19 @@ from django.urls import reverse
 from accounts.models import Organisation
 from audit.disclosure import disclose
 from audit.events import record_event
-from audit.hashing import access_hash, event_hash
+from audit.hashing import ACCESS_FIELDS, EVENT_FIELDS, hash_sql
 from audit.models import AccessRecord, AppendOnlyError, SecurityEvent
 
 pytestmark = [pytest.mark.django_db]
+
+
+def _hash_verifies(table: str, fields: tuple[str, ...], pk: int) -> bool:
+    """The hash the database stored at INSERT equals the one verification recomputes from the row."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT record_hash = {hash_sql(fields)} FROM {table} WHERE id = %s", [pk])  # noqa: S608
+        return cursor.fetchone()[0]
 
 
 def test_an_anonymous_request_is_recorded_with_its_request_id(client: Client) -> None:
@@ -28,7 +37,8 @@ def test_an_anonymous_request_is_recorded_with_its_request_id(client: Client) ->
     assert record.user_agent == "UA/1.0"
     assert record.path == "/no-such-page/"
     assert record.query == "page=2&token="  # the key is kept, its value is not
-    assert record.record_hash == access_hash(AccessRecord.objects.values().get())
+    assert len(record.record_hash) == 64
+    assert _hash_verifies("audit_accessrecord", ACCESS_FIELDS, record.pk)
 
 
 def test_a_signed_in_request_names_account_organisation_role_and_session(orgs, make_user, signed_in_client) -> None:
@@ -120,7 +130,7 @@ def test_security_events_carry_who_when_ip_and_request_id(orgs, make_user, clien
     assert str(event.request_id) == response["X-Request-ID"]
     assert event.ip == "203.0.113.9"
     assert event.at is not None
-    assert event.record_hash == event_hash(SecurityEvent.objects.values().get(pk=event.pk))
+    assert _hash_verifies("audit_securityevent", EVENT_FIELDS, event.pk)
 
 
 def test_record_event_masks_secret_keys_whatever_the_caller_passes(orgs, make_user) -> None:

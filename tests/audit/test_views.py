@@ -126,13 +126,30 @@ def test_the_fiscal_year_report_counts_the_year_in_jst(orgs, make_user) -> None:
 
 def test_the_report_states_the_verification_result(orgs, make_user) -> None:
     year, _staff = _year_with_records(orgs, make_user)
-    assert "未実施" in fiscal_year_report(year).verification["text"]
+    before = fiscal_year_report(year).verification
+    assert "未実施" in before["text"]
+    # Nothing that was not checked is called 正常.
+    assert "署名: 未検証" in before["text"] and "外部アンカー照合: 未検証" in before["text"]
+    assert not before["ok"]
     seal_pending()
     start, end = datetime(2024, 4, 1, tzinfo=JST), datetime(2025, 4, 1, tzinfo=JST)
     verify(start, end)
     summary = fiscal_year_report(year).verification
     assert summary["ok"], summary
-    assert "正常" in summary["text"]
+    assert "全件検証: 正常" in summary["text"]
+    assert "署名: 正常" in summary["text"] and "外部アンカー照合: 正常" in summary["text"]
+    assert summary["records_verified"] == 22
+    assert "未封印の記録: 0 件" in summary["text"]
+
+
+def test_without_an_anchor_store_the_report_says_the_anchors_were_not_checked(orgs, make_user, settings) -> None:
+    year, _staff = _year_with_records(orgs, make_user)
+    settings.AUDIT_ANCHOR_DIR = ""
+    seal_pending()
+    verify(datetime(2024, 4, 1, tzinfo=JST), datetime(2025, 4, 1, tzinfo=JST))
+    summary = fiscal_year_report(year).verification
+    assert "外部アンカー照合: 未検証" in summary["text"]
+    assert not summary["ok"]
 
 
 def test_the_contractor_downloads_xlsx_html_and_csv(orgs, make_user, signed_in_client) -> None:

@@ -1,7 +1,8 @@
-"""manage.py verify_audit [--from DATE] [--to DATE]: walk a period against its seals.
+"""manage.py verify_audit [--from DATE] [--to DATE]: walk a period against its seals, signatures and anchors.
 
-Exits 1 and names the first altered, inserted or removed record (and every unsealed gap) when the
-trail does not verify. Dates are JST calendar days; --to is inclusive. Default: the last 7 days.
+Exits 1 and names the first altered, inserted or removed record, every unsealed stretch, every seal that is
+unsigned, signed by an unknown key or badly signed, and every seal missing from, extra to or different from
+the anchor store. Dates are JST calendar days; --to is inclusive. Default: the last 7 days.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from django.utils import timezone
 from audit.sealing import verify
 
 JST = ZoneInfo("Asia/Tokyo")
+_RESULT = {"ok": "OK", "failed": "FAILED", "not_checked": "NOT CHECKED"}
 
 
 def _day(text: str) -> date:
@@ -26,7 +28,7 @@ def _day(text: str) -> date:
 
 
 class Command(BaseCommand):
-    help = "Verify the audit trail of a period against its hash-chained seals."
+    help = "Verify the audit trail of a period against its signed, anchored seals."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--from", dest="start", type=_day)
@@ -39,10 +41,15 @@ class Command(BaseCommand):
         period_from = datetime.combine(start, time(), JST)
         period_to = datetime.combine(end + timedelta(days=1), time(), JST)
         result = verify(period_from, period_to)
+        summary = (
+            f"{result.records_checked} records in {result.seals_checked} seals from {start} to {end}; "
+            f"{result.records_unsealed} records not yet sealed; signatures: {_RESULT[result.signatures]}; "
+            f"anchors: {_RESULT[result.anchors]}"
+        )
         if result.ok:
-            self.stdout.write(f"OK: {result.records_checked} records from {start} to {end} verify against their seals.")
+            self.stdout.write(f"OK: {summary}.")
             return
-        self.stdout.write(f"FAILED: {len(result.problems)} problem(s) in {result.records_checked} records checked.")
+        self.stdout.write(f"FAILED: {len(result.problems)} problem(s); {summary}.")
         self.stdout.write(f"First: {result.first_problem}")
         for problem in result.problems[1:20]:
             self.stdout.write(f"  {problem}")
