@@ -19,7 +19,7 @@ from audit.events import record_event
 from audit.inspection import JST
 from audit.sealing import seal_pending
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+pytestmark = [pytest.mark.django_db]
 
 VERIFIER = Path(__file__).resolve().parents[2] / "tools" / "verify_audit_bundle.py"
 

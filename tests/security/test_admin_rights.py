@@ -152,7 +152,6 @@ def test_roles_change_only_through_the_service_and_never_ones_own(orgs, make_use
     assert not administrator.is_officer
 
 
-@pytest.mark.postgres
 def test_the_database_refuses_to_change_a_kind_even_for_its_superuser(orgs) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")

@@ -35,7 +35,7 @@ from tests.accounts.conftest import ready
 from tests.audit.test_every_url import _sample, every_url
 from tests.certifications.conftest import facility_create
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+pytestmark = [pytest.mark.django_db]
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
 # By URL namespace; the few views outside one (the language switch) go with the accounts pages.

@@ -8,7 +8,7 @@ from django.test import Client
 
 from audit.models import AccessRecord, SecurityEvent
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+pytestmark = [pytest.mark.django_db]
 
 
 def _records(response) -> tuple[AccessRecord, SecurityEvent]:
