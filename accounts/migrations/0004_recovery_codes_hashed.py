@@ -27,7 +27,7 @@ def hash_plain_codes(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0002_lifecycle_terms_sessions'),
+        ('accounts', '0003_organisation_kind_fixed_request_per_organisation'),
         ('otp_static', '0003_add_timestamps'),
     ]
 
