@@ -28,7 +28,7 @@ VERIFIER = Path(__file__).resolve().parents[2] / "tools" / "verify_audit_bundle.
 def bundle(tmp_path: Path) -> Path:
     client = Client()
     for n in range(30):
-        client.get(f"/healthz?page={n}", HTTP_USER_AGENT=f'UA "quoted", comma\n{n}')
+        client.get(f"/healthz?page={n}", HTTP_USER_AGENT=f'UA "quoted", comma {n}')
     record_event(action="test.event", data={"n": 1, "名前": "値"})
     seal_pending(now=timezone.now() + timedelta(minutes=3))
     today = timezone.now().astimezone(JST).date()

@@ -16,6 +16,7 @@ from accounts.lifecycle import account_roles_change, organisation_rights_change
 from accounts.models import Organisation, OrganisationKind
 from audit.models import SecurityEvent
 from tests.accounts.conftest import ready
+from tests.database import as_superuser
 
 pytestmark = [pytest.mark.django_db]
 
@@ -153,7 +154,7 @@ def test_roles_change_only_through_the_service_and_never_ones_own(orgs, make_use
 
 
 def test_the_database_refuses_to_change_a_kind_even_for_its_superuser(orgs) -> None:
-    with connection.cursor() as cursor:
+    with as_superuser(), connection.cursor() as cursor:
         cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
         assert cursor.fetchone()[0] is True
         with pytest.raises(IntegrityError), transaction.atomic():
