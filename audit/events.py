@@ -7,6 +7,7 @@ caller has none, e.g. a service called from a view).
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -80,3 +81,39 @@ def record_event(
             "data": _mask(data or {}),
         }
     )
+
+
+def events_insert_sql(
+    *, action: str, data: dict[str, Any], source: str, target_column: str, organisation_column: str
+) -> tuple[str, dict[str, Any]]:
+    """One INSERT … SELECT that records `action` for every row of the CTE `source` (a bulk service's
+    UPDATE … RETURNING), each row hashed in the database exactly as record_event would hash it (PostgreSQL).
+
+    The bulk path of record_event: same columns, same masking, same hash, no request (system actions)."""
+    from audit.hashing import EVENT_FIELDS, event_hash_sql
+
+    values = {"at": timezone.now(), "action": action[:100], "request_id": None, "actor_id": None, "ip": None}
+    values["data"] = _mask(data)
+    expression, params = event_hash_sql(
+        values, {"target_user_id": f"{source}.{target_column}", "organisation_id": f"{source}.{organisation_column}"}
+    )
+    columns = [*EVENT_FIELDS, "record_hash"]
+    select = {
+        "at": "%(event_at)s",
+        "action": "%(event_action)s",
+        "request_id": "NULL::uuid",
+        "actor_id": "NULL::bigint",
+        "target_user_id": f"{source}.{target_column}",
+        "organisation_id": f"{source}.{organisation_column}",
+        "ip": "NULL::inet",
+        "data": "%(event_data)s::jsonb",
+        "record_hash": expression,
+    }
+    sql = (
+        f"INSERT INTO audit_securityevent ({', '.join(columns)}) "  # noqa: S608 - names are this module's constants
+        f"SELECT {', '.join(select[column] for column in columns)} FROM {source}"
+    )
+    params.update(
+        event_at=values["at"], event_action=values["action"], event_data=json.dumps(values["data"], ensure_ascii=False)
+    )
+    return sql, params

@@ -41,14 +41,35 @@ def _canonical_ip(value: Any) -> str | None:
     return str(ipaddress.ip_address(text)) if ":" in text else text
 
 
-def record_hash(values: Mapping[str, Any], field_names: tuple[str, ...]) -> str:
+def canonical_text(values: Mapping[str, Any], field_names: tuple[str, ...]) -> str:
     row = [values.get(name) for name in field_names]
     row[field_names.index("ip")] = _canonical_ip(values.get("ip"))
     request_id = values.get("request_id")
     if request_id is not None:
         row[field_names.index("request_id")] = str(request_id).lower()
-    text = json.dumps(row, ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=_default)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return json.dumps(row, ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=_default)
+
+
+def record_hash(values: Mapping[str, Any], field_names: tuple[str, ...]) -> str:
+    return hashlib.sha256(canonical_text(values, field_names).encode("utf-8")).hexdigest()
+
+
+def event_hash_sql(values: Mapping[str, Any], varying: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """The record hash as a PostgreSQL expression, for bulk INSERT … SELECT of events that differ only in
+    integer columns (`varying`: column → SQL expression, NULL allowed). The constant parts of the canonical
+    text come from canonical_text itself, so the database computes exactly the hash record_hash would.
+    Returns the expression and its named parameters (hash_part_0, …)."""
+    sentinels = {name: -(7_000_000_000_000 + index) for index, name in enumerate(varying)}
+    text = canonical_text({**values, **sentinels}, EVENT_FIELDS)
+    pieces: list[str] = []
+    params: dict[str, str] = {}
+    for index, (name, expression) in enumerate(varying.items()):
+        before, text = text.split(str(sentinels[name]), 1)
+        pieces += [f"%(hash_part_{index})s", f"COALESCE(({expression})::text, 'null')"]
+        params[f"hash_part_{index}"] = before
+    pieces.append("%(hash_part_end)s")
+    params["hash_part_end"] = text
+    return f"encode(sha256(convert_to({' || '.join(pieces)}, 'UTF8')), 'hex')", params
 
 
 def access_hash(values: Mapping[str, Any]) -> str:

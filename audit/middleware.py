@@ -1,9 +1,9 @@
 """One access record per request, written before the response leaves (fail closed).
 
-Outermost after WhiteNoise, so every URL, every error page and every denial by the access gate is
-recorded. The record is one INSERT in autocommit after the view finished (audit.writer); if it cannot
-be written, the response is replaced by a 503 that carries no data, except for the health check
-(AUDIT_FAIL_OPEN_PATHS), which must keep answering so that orchestration sees the outage.
+Outermost (before WhiteNoise), so every URL, static files included, every error page and every
+denial by the access gate is recorded. The record is one INSERT in autocommit after the view finished
+(audit.writer); if it cannot be written, the response is replaced by a 503 that carries no data,
+except for the health check (AUDIT_FAIL_OPEN_PATHS), which must keep answering so that orchestration sees the outage.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.db import InterfaceError, OperationalError
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.functional import empty
 
-from audit import context
+from audit import context, streaming
 from audit.disclosure import AuditUnavailable, pending
 from audit.writer import write_access
 from renergy.client_ip import client_ip
@@ -149,6 +150,8 @@ class AccessRecordMiddleware:
             response = self.get_response(request)
             try:
                 write_request_record(request, status=response.status_code)
+                if _is_data_stream(response):
+                    response = self._guard_stream(request, response)
             except AuditUnavailable:
                 if request.path not in self.fail_open_paths:
                     response.close()  # a streamed export's generator and cursors are released unread
@@ -158,6 +161,15 @@ class AccessRecordMiddleware:
         finally:
             context.deactivate(token)
 
+    @staticmethod
+    def _guard_stream(request: HttpRequest, response: StreamingHttpResponse) -> StreamingHttpResponse:
+        """Produce the first chunk now (AuditUnavailable → the outage page), reset the connection on a later
+        failure (audit.streaming)."""
+        iterator = iter(response.streaming_content)
+        first = streaming.first_chunk(iterator)  # type: ignore[arg-type]
+        response.streaming_content = streaming.guarded(request, first, iterator)  # type: ignore[arg-type]
+        return response
+
     def process_view(self, request: HttpRequest, *args: Any) -> None:
         # Runs after the access gate resolved the person and before the view may sign them out.
         setattr(request, _PERSON, _resolved_user(request))
@@ -166,4 +178,14 @@ class AccessRecordMiddleware:
         # A view whose immediate disclosure could not be recorded stops with the outage page, not a 500.
         if isinstance(exception, AuditUnavailable):
             return audit_unavailable_response(request)
+        # The database is unreachable, or a lock or statement limit (renergy.database) gave up: an outage
+        # page that says so, within the limit, rather than a 500 or a request that hangs.
+        if isinstance(exception, OperationalError | InterfaceError):
+            logger.warning("database unavailable during %s: %s", request.path, exception)
+            return audit_unavailable_response(request)
         return None
+
+
+def _is_data_stream(response: HttpResponse) -> bool:
+    # Static and media files (FileResponse) disclose nothing and are read from disk: no first-chunk read.
+    return isinstance(response, StreamingHttpResponse) and not isinstance(response, FileResponse)

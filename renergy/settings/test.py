@@ -39,6 +39,7 @@ from renergy.settings.base import STORAGES  # noqa: E402
 DEMO_MODE = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; production uses PBKDF2
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+OUTBOX_DELIVERY = "inline"  # the outbox's own delivery, run after commit in the test process (no worker)
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 # Serve static files from the source folders (no collectstatic in tests); the live server's pages load them.
 WHITENOISE_USE_FINDERS = True
