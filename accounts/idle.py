@@ -44,7 +44,7 @@ def idle_accounts_warn() -> list[int]:
         f"UPDATE {table} SET idle_warning_sent_at = %(now)s "  # noqa: S608 - table name is ours
         f"WHERE status = %(active)s AND {_LAST_USE} < %(warn_before)s "
         f"AND (idle_warning_sent_at IS NULL OR idle_warning_sent_at < {_LAST_USE}) "
-        "RETURNING id, email, name, organisation_id"
+        "RETURNING id, email, organisation_id"
     )
     params = {"now": now, "active": AccountStatus.ACTIVE, "warn_before": now - timedelta(days=days - warn_days)}
     if connection.vendor != "postgresql":  # the embedded SQLite default: no data-modifying CTEs
@@ -65,9 +65,9 @@ def idle_accounts_warn() -> list[int]:
     outbox_sql, outbox_params = outbox_enqueue_returning_sql(
         kind="idle_warning",
         subject=emails.IDLE_WARNING_SUBJECT,
-        context_sql="jsonb_build_object('days_left', %(days_left)s::int, 'url', %(login_url)s::text)",
+        context={"days_left": warn_days, "url": emails.login_url()},
     )
-    params.update(event_params, **outbox_params, days_left=warn_days, login_url=emails.login_url())
+    params.update(event_params, **outbox_params)
     sql = f"WITH changed AS ({due_sql}), mail AS ({outbox_sql}), events AS ({events_sql}) SELECT id FROM changed"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -446,7 +446,7 @@ def accounts_suspend_idle(*, idle_before: datetime, reason: str, idle_days: int)
         organisation_column="organisation_id",
     )
     outbox_sql, outbox_params = outbox_enqueue_returning_sql(
-        kind="suspended", subject=emails.SUSPENDED_SUBJECT, context_sql="jsonb_build_object('reason', %(reason)s)"
+        kind="suspended", subject=emails.SUSPENDED_SUBJECT, context={"reason": reason}
     )
     params.update(outbox_params)
     params.update(
@@ -467,7 +467,7 @@ def accounts_suspend_idle(*, idle_before: datetime, reason: str, idle_days: int)
                 security_stamp = gen_random_uuid()
             WHERE status = ANY(%(suspendable)s)
               AND COALESCE(last_activity_at, activated_at, date_joined) < %(idle_before)s
-            RETURNING id, email, name, organisation_id
+            RETURNING id, email, organisation_id
         ),
         links AS (
             UPDATE {link_table} SET revoked_at = %(now)s

@@ -364,12 +364,21 @@ class OutboundEmail(models.Model):
 
     created_at = models.DateTimeField(_("登録日時"), default=timezone.now)
     kind = models.CharField(_("種類"), max_length=30)
+    # No index and no constraint: nothing looks mail up by person, and accounts are never deleted; each would
+    # cost the bulk idle suspension a lookup per e-mail.
     user = models.ForeignKey(
-        User, verbose_name=_("宛先の利用者"), on_delete=models.PROTECT, null=True, related_name="+"
+        User,
+        verbose_name=_("宛先の利用者"),
+        on_delete=models.DO_NOTHING,
+        null=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     recipient = models.EmailField(_("宛先"))
     subject = models.CharField(_("件名"), max_length=200)
-    # Template context; holds a one-time link until the mail is sent, then it is emptied.
+    # Template context (the person's name is read at sending); holds a one-time link until the mail is sent,
+    # then it is emptied.
     context = models.JSONField(_("内容"), default=dict, blank=True)
     status = models.CharField(
         _("状態"), max_length=10, choices=OutboundEmailStatus.choices, default=OutboundEmailStatus.PENDING

@@ -13,6 +13,7 @@ before SMTP is spoken, so two workers never send the same row, and a message is 
 
 from __future__ import annotations
 
+import json
 import logging
 import smtplib
 from datetime import timedelta
@@ -28,6 +29,7 @@ from accounts.models import OutboundEmail, OutboundEmailStatus, User
 
 logger = logging.getLogger("accounts.outbox")
 
+INTERRUPTED = "送信が中断されました（配信は不明） / interrupted, delivery unknown"
 _UNREACHABLE = (ConnectionError, TimeoutError, smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected)
 
 
@@ -57,23 +59,22 @@ def outbox_enqueue(*, kind: str, subject: str, user: User, context: dict[str, An
         user=user,
         recipient=user.email,
         subject=subject,
-        context={"user": {"name": user.name}, **context},
+        context=context,
     )
     outbox_trigger()
     return email
 
 
-def outbox_enqueue_returning_sql(*, kind: str, subject: str, context_sql: str) -> str:
-    """The INSERT … SELECT that bulk services chain after an `UPDATE … RETURNING id, email, name` CTE named
-    `changed`, so a thousand suspensions put their thousand e-mails in the outbox in one statement.
-    `context_sql` is a jsonb expression over `changed`'s columns; values go as parameters %(kind)s etc."""
+def outbox_enqueue_returning_sql(*, kind: str, subject: str, context: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The INSERT … SELECT that bulk services chain after an `UPDATE … RETURNING id, email` CTE named
+    `changed`, so a thousand suspensions put their thousand e-mails in the outbox in one statement (the same
+    context for each; the name is read when it is sent). Uses the parameter %(now)s of the caller."""
     table = OutboundEmail._meta.db_table
     return (
         f"INSERT INTO {table} (created_at, kind, user_id, recipient, subject, context, status, attempts, "  # noqa: S608
         f"next_attempt_at, last_error) SELECT %(now)s, %(outbox_kind)s, changed.id, changed.email, %(outbox_subject)s, "
-        f"jsonb_build_object('user', jsonb_build_object('name', changed.name)) || {context_sql}, "
-        f"'{OutboundEmailStatus.PENDING}', 0, %(now)s, '' FROM changed"
-    ), {"outbox_kind": kind, "outbox_subject": subject}
+        f"%(outbox_context)s::jsonb, '{OutboundEmailStatus.PENDING}', 0, %(now)s, '' FROM changed"
+    ), {"outbox_kind": kind, "outbox_subject": subject, "outbox_context": json.dumps(context, ensure_ascii=False)}
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -86,11 +87,12 @@ def _claim(email_id: int, now: Any) -> OutboundEmail | None:
     claimed = OutboundEmail.objects.filter(
         pk=email_id, status=OutboundEmailStatus.PENDING, next_attempt_at__lte=now
     ).update(status=OutboundEmailStatus.SENDING, claimed_at=now)
-    return OutboundEmail.objects.get(pk=email_id) if claimed else None
+    return OutboundEmail.objects.select_related("user").get(pk=email_id) if claimed else None
 
 
 def _message(email: OutboundEmail) -> EmailMessage:
-    body = render_to_string(f"accounts/email/{email.kind}.txt", {"site_url": settings.SITE_URL, **email.context})
+    context = {"site_url": settings.SITE_URL, "user": email.user, **email.context}
+    body = render_to_string(f"accounts/email/{email.kind}.txt", context)
     return EmailMessage(email.subject, body, None, [email.recipient])
 
 
@@ -153,7 +155,7 @@ def outbox_mark_interrupted() -> int:
     cutoff = timezone.now() - timedelta(seconds=settings.OUTBOX_SENDING_STALE_SECONDS)
     return OutboundEmail.objects.filter(status=OutboundEmailStatus.SENDING, claimed_at__lt=cutoff).update(
         status=OutboundEmailStatus.FAILED,
-        last_error="送信が中断されました（配信は不明） / interrupted, delivery unknown",
+        last_error=INTERRUPTED,
     )
 
 

@@ -20,7 +20,15 @@ from accounts.lifecycle import (
     account_retire,
     account_suspend,
 )
-from accounts.models import AccountRequest, AccountRequestStatus, Organisation, User
+from accounts.models import (
+    AccountRequest,
+    AccountRequestStatus,
+    Organisation,
+    OutboundEmail,
+    OutboundEmailStatus,
+    User,
+)
+from accounts.outbox import outbox_backlog
 from accounts.permissions import system_admin_only
 from audit.events import record_event
 
@@ -111,3 +119,21 @@ def admin_account_action(request: HttpRequest, pk: int, action: str) -> HttpResp
     else:
         messages.success(request, _("操作を完了しました。"))
     return redirect("accounts:admin_account", pk=person.pk)
+
+
+@system_admin_only
+def admin_outbox(request: HttpRequest) -> HttpResponse:
+    """Mail not yet sent and mail that failed (the outbox): the administrator sees an SMTP outage here.
+    Subjects and addresses only; the body (which may hold a one-time link) is never shown."""
+    unsent = OutboundEmail.objects.filter(status__in=[OutboundEmailStatus.PENDING, OutboundEmailStatus.SENDING])
+    failed = OutboundEmail.objects.filter(status=OutboundEmailStatus.FAILED)
+    fields = ("pk", "created_at", "kind", "recipient", "status", "attempts", "next_attempt_at", "last_error")
+    return render(
+        request,
+        "accounts/admin_outbox.html",
+        {
+            "backlog": outbox_backlog(),
+            "unsent": unsent.order_by("created_at").only(*fields)[:200],
+            "failed": failed.order_by("-created_at").only(*fields)[:200],
+        },
+    )

@@ -290,7 +290,7 @@ LOGGING = {
 # Off only for the unaudited baseline of bench/throughput.py; never in a deployment.
 AUDIT_ENABLED = env_bool("AUDIT_ENABLED", True)
 # Answer even when the audit store is down, so that orchestration sees the outage (they disclose nothing).
-AUDIT_FAIL_OPEN_PATHS = env_list("AUDIT_FAIL_OPEN_PATHS", "/healthz,/healthz/")
+AUDIT_FAIL_OPEN_PATHS = env_list("AUDIT_FAIL_OPEN_PATHS", "/healthz,/healthz/,/readyz,/readyz/")
 # URL arguments replaced by "[redacted]" in the recorded path (one-time links carry secrets).
 AUDIT_SECRET_URL_KWARGS = frozenset({"token", "uidb64", "key", "code", "secret"})
 # Query-string keys whose values are recorded; other keys are recorded without their value.
