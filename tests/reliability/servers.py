@@ -83,7 +83,7 @@ class SmtpServer:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _controller: object | None = None
 
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802 - aiosmtpd
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # the name aiosmtpd calls
         with self._lock:
             self.messages.append(message_from_bytes(envelope.content))  # type: ignore[attr-defined]
         return "250 OK"
