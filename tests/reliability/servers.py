@@ -103,3 +103,60 @@ class SmtpServer:
     def recipients(self) -> list[str]:
         with self._lock:
             return [message["To"] for message in self.messages]
+
+
+class AppServer:
+    """The application under gunicorn or Django's runserver, in its own process, on the test database."""
+
+    def __init__(self, kind: str, number: int, *, database_url: str, env: dict[str, str] | None = None) -> None:
+        self.kind, self.port = kind, number
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "renergy.settings.test",
+            "DATABASE_URL": database_url,
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = tempfile.NamedTemporaryFile(prefix=f"renergy-{kind}-", suffix=".log", delete=False)  # noqa: SIM115
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        python = str(ROOT / ".venv" / "bin" / "python")
+        if self.kind == "runserver":
+            return [python, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload", "--skip-checks"]
+        workers = self.env.get("GUNICORN_WORKERS", "2")
+        return [
+            python, "-m", "gunicorn", "renergy.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
+            "--workers", workers, "--timeout", "30", "--graceful-timeout", "2",
+        ]  # fmt: skip
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            self.command(), cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT
+        )
+        wait_for_port("127.0.0.1", self.port, timeout=60)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self.process = None
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")
+
+    def __enter__(self) -> AppServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        Path(self.log.name).unlink(missing_ok=True)
