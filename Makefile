@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format system-deps messages bench clean
+.PHONY: run test lint format system-deps messages bench reliability clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -46,6 +46,9 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	bin/bench
+
+reliability: $(STAMP) messages
+	bin/reliability
 
 clean:
 	rm -rf $(VENV) var

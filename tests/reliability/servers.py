@@ -131,7 +131,7 @@ class AppServer:
         workers = self.env.get("GUNICORN_WORKERS", "2")
         return [
             python, "-m", "gunicorn", "renergy.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-            "--workers", workers, "--timeout", "30", "--graceful-timeout", "2",
+            "--workers", workers, "--timeout", "30", "--graceful-timeout", "2", "--preload",
         ]  # fmt: skip
 
     def start(self) -> None:
