@@ -8,6 +8,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from audit import inspection, partitions, sealing
+from renergy.database import long_statements
 
 
 @shared_task
@@ -17,8 +18,9 @@ def seal_pending() -> int:
 
 @shared_task
 def maintain_partitions() -> list[str]:
-    created = partitions.ensure_ahead()
-    partitions.drop_expired()
+    with long_statements():  # exporting a month before dropping it takes longer than a request may
+        created = partitions.ensure_ahead()
+        partitions.drop_expired()
     return created
 
 

@@ -47,16 +47,47 @@ def long_statements() -> Iterator[None]:
     try:
         yield
     finally:
-        if connection.connection is not None and not connection.needs_rollback:
-            try:
-                with connection.cursor() as cursor:
-                    cursor.execute("RESET statement_timeout")
-            except Exception:  # a broken connection is dropped by Django: nothing to restore
-                connection.close_at = 0
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET statement_timeout")
+        except Exception:  # a broken connection or a failed transaction: never reuse this connection unlimited
+            connection.close_at = 0
 
 
 def long_statement_timeout_ms() -> int:
     return env_int("DB_LONG_STATEMENT_TIMEOUT_MS", 0)
+
+
+def lift_statement_limit_until_closed() -> None:
+    """For a long COPY relayed by a generator (a download): lift the limit on this connection and have Django
+    drop the connection when the request ends. Nothing to restore, so nothing runs SQL when a dropped download's
+    generator is collected in the middle of another query."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('statement_timeout', %s, false)", [f"{long_statement_timeout_ms()}ms"])
+        connection.close_at = 0
+
+
+def lift_statement_limit_for_migrations(sender: object, using: str = "default", **kwargs: object) -> None:
+    """pre_migrate: schema changes (partition DDL, index builds) run without the request-sized limit."""
+    from django.db import connections
+
+    target = connections[using]
+    if target.vendor == "postgresql":
+        with target.cursor() as cursor:
+            cursor.execute("SELECT set_config('statement_timeout', %s, false)", [f"{long_statement_timeout_ms()}ms"])
+
+
+def restore_statement_limit_after_migrations(sender: object, using: str = "default", **kwargs: object) -> None:
+    """post_migrate: the connection (a test run goes on using it) is back to the connection's own limit."""
+    from django.db import connections
+
+    target = connections[using]
+    if target.vendor == "postgresql":
+        with target.cursor() as cursor:
+            cursor.execute("RESET statement_timeout")
 
 
 def is_timeout(error: BaseException) -> bool:

@@ -16,7 +16,7 @@ from django.urls import reverse
 from audit.models import AccessRecord
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-LIMIT_S = 2.0  # DB_LOCK_TIMEOUT_MS's default
+LIMIT_S = 2.0  # DB_LOCK_TIMEOUT_MS's default; the bounds leave 3 s for a loaded CI machine (the lock is held for ever)
 
 
 @contextmanager
@@ -51,8 +51,8 @@ def test_a_locked_audit_table_answers_503_within_the_limit_and_health_still_answ
         health = Client().get("/healthz")
         health_seconds = time.monotonic() - started
     assert page.status_code == 503 and "text/html" in page["Content-Type"]
-    assert LIMIT_S <= page_seconds < LIMIT_S + 1.5
-    assert health.status_code == 200 and health_seconds < LIMIT_S + 1.5
+    assert LIMIT_S <= page_seconds < LIMIT_S + 3
+    assert health.status_code == 200 and health_seconds < LIMIT_S + 3
 
 
 def test_a_locked_data_table_answers_503_and_the_record_carries_the_real_wait(orgs, make_user, signed_in_client):
@@ -61,7 +61,7 @@ def test_a_locked_data_table_answers_503_and_the_record_carries_the_real_wait(or
         started = time.monotonic()
         page = client.get(reverse("certifications:list"))
         seconds = time.monotonic() - started
-    assert page.status_code == 503 and seconds < LIMIT_S + 1.5
+    assert page.status_code == 503 and seconds < LIMIT_S + 3
     record = AccessRecord.objects.get(request_id=page["X-Request-ID"])
     assert record.status == 503
     assert record.duration_ms >= LIMIT_S * 1000
