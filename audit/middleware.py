@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from django.conf import settings
+from django.core.signals import got_request_exception
 from django.db import InterfaceError, OperationalError
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
@@ -33,6 +35,7 @@ logger = logging.getLogger("audit")
 _STARTED = "_renergy_audit_started"
 _WRITTEN = "_renergy_audit_written"
 _PERSON = "_renergy_audit_person"
+_DATABASE_FAILED = "_renergy_database_failed"
 REQUEST_ID_HEADER = "X-Request-ID"
 
 
@@ -148,6 +151,9 @@ class AccessRecordMiddleware:
         token = context.activate(context.RequestContext(request_id=request_id, ip=client_ip(request)))
         try:
             response = self.get_response(request)
+            if getattr(request, _DATABASE_FAILED, False) and response.status_code >= 500:
+                # The database failed under a middleware (the session, the person): the outage page, not a 500.
+                response = audit_unavailable_response(request)
             try:
                 write_request_record(request, status=response.status_code)
                 if _is_data_stream(response):
@@ -184,6 +190,17 @@ class AccessRecordMiddleware:
             logger.warning("database unavailable during %s: %s", request.path, exception)
             return audit_unavailable_response(request)
         return None
+
+
+def _note_database_failure(sender: object, request: HttpRequest | None = None, **kwargs: object) -> None:
+    """got_request_exception: Django turned an exception into a 500 before it reached this middleware (it was
+    raised by an inner middleware). Remember a database outage, so the answer is the 503 outage page."""
+    error = sys.exc_info()[1]
+    if request is not None and isinstance(error, OperationalError | InterfaceError):
+        setattr(request, _DATABASE_FAILED, True)
+
+
+got_request_exception.connect(_note_database_failure, dispatch_uid="renergy-audit-database-failure")
 
 
 def _is_data_stream(response: HttpResponse) -> bool:

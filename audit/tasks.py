@@ -30,7 +30,8 @@ def verify_recent() -> bool:
     return sealing.verify(now - timedelta(days=2), now).ok
 
 
-@shared_task
+# acks_late (settings): a worker killed mid-run leaves the message to be delivered again.
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def run_inspection(run_id: int) -> None:
     inspection.inspection_execute(run_id=run_id)
 

@@ -67,6 +67,16 @@ def test_a_locked_data_table_answers_503_and_the_record_carries_the_real_wait(or
     assert record.duration_ms >= LIMIT_S * 1000
 
 
+def test_a_locked_session_table_answers_503_not_500(orgs, make_user, signed_in_client):
+    client = signed_in_client(make_user(orgs.agency), raise_request_exception=False)
+    with table_locked("django_session"):  # read by a middleware, before any view runs
+        started = time.monotonic()
+        page = client.get(reverse("accounts:home"))
+        seconds = time.monotonic() - started
+    assert page.status_code == 503 and seconds < LIMIT_S + 3
+    assert AccessRecord.objects.get(request_id=page["X-Request-ID"]).status == 503
+
+
 def test_a_long_job_lifts_the_statement_limit_for_itself_only():
     from renergy.database import long_statements
 
