@@ -53,6 +53,18 @@ def test_lockout_still_counts_and_locks_while_redis_is_down(dead_redis, orgs, ma
     assert User.objects.get(pk=person.pk).status == "active"
 
 
+def test_the_daily_detail_limit_still_holds_while_redis_is_down(dead_redis, orgs, make_user, settings):
+    from certifications.generator import generate
+    from certifications.models import Facility
+
+    generate(count=30, seed=3)
+    settings.FACILITY_DAILY_DETAIL_LIMIT = 2
+    client = signed_in_via_views(Client(raise_request_exception=False), ready(make_user(orgs.agency)))
+    ids = list(Facility.objects.values_list("facility_id", flat=True)[:3])
+    statuses = [client.get(reverse("certifications:detail", args=[i])).status_code for i in ids]
+    assert statuses == [200, 200, 429]
+
+
 def test_readiness_names_redis_and_the_broker_while_liveness_stays_ok(dead_redis, settings):
     settings.REDIS_URL = settings.CELERY_BROKER_URL = dead_redis.url
     assert Client().get("/healthz").status_code == 200
