@@ -12,7 +12,7 @@ UV_VERSION := 0.13.9
 COMPILE := $(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --python-version 3.11 \
 	--python-platform x86_64-manylinux_2_28 --no-header --no-annotate
 
-.PHONY: run test lint format lock system-deps messages bench clean
+.PHONY: run test lint format lock system-deps messages bench reliability clean
 
 $(STAMP): $(LOCK_DEV) pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -60,6 +60,9 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	bin/bench
+
+reliability: $(STAMP) messages
+	bin/reliability
 
 clean:
 	rm -rf $(VENV) var

@@ -1,26 +1,31 @@
-"""Account e-mails: Japanese first with English below, plain text, sent after the transaction commits.
+"""Account e-mails: Japanese first with English below, plain text, put in the outbox (accounts/outbox.py)
+in the transaction of the change, and sent by a worker after it commits.
 
 Links are built from settings.SITE_URL, never from the request's Host header (host-header poisoning).
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
-from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 
 from accounts.models import User
+from accounts.outbox import outbox_enqueue
 
-log = logging.getLogger(__name__)
+SUSPENDED_SUBJECT = "【再エネ業務管理システム】アカウント停止のお知らせ / Your account is suspended"
+IDLE_WARNING_SUBJECT = (
+    "【再エネ業務管理システム】長期間未利用によるアカウント停止の予告 / Your account will be suspended"
+)
 
 
 def site_url(path: str) -> str:
     return settings.SITE_URL.rstrip("/") + path
+
+
+def login_url() -> str:
+    return site_url(reverse("accounts:login"))
 
 
 def activation_url(token: str) -> str:
@@ -28,16 +33,12 @@ def activation_url(token: str) -> str:
 
 
 def _send(template: str, subject: str, user: User, context: dict[str, Any]) -> None:
-    body = render_to_string(
-        f"accounts/email/{template}.txt",
-        {"user": user, "site_url": settings.SITE_URL, "hours": settings.ACCOUNT_ACTIVATION_LINK_HOURS, **context},
+    outbox_enqueue(
+        kind=template,
+        subject=subject,
+        user=user,
+        context={"hours": settings.ACCOUNT_ACTIVATION_LINK_HOURS, **context},
     )
-    recipient = user.email
-
-    def deliver() -> None:
-        send_mail(subject, body, None, [recipient], fail_silently=False)
-
-    transaction.on_commit(deliver)
 
 
 def email_account_issued(user: User, token: str) -> None:
@@ -61,7 +62,7 @@ def email_account_reactivated(user: User, token: str) -> None:
 def email_account_suspended(user: User, reason: str) -> None:
     _send(
         "suspended",
-        "【再エネ業務管理システム】アカウント停止のお知らせ / Your account is suspended",
+        SUSPENDED_SUBJECT,
         user,
         {"reason": reason},
     )
@@ -70,9 +71,9 @@ def email_account_suspended(user: User, reason: str) -> None:
 def email_idle_warning(user: User, days_left: int) -> None:
     _send(
         "idle_warning",
-        "【再エネ業務管理システム】長期間未利用によるアカウント停止の予告 / Your account will be suspended",
+        IDLE_WARNING_SUBJECT,
         user,
-        {"days_left": days_left, "url": site_url(reverse("accounts:login"))},
+        {"days_left": days_left, "url": login_url()},
     )
 
 

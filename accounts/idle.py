@@ -1,9 +1,11 @@
 """Automatic suspension after ACCOUNT_IDLE_SUSPENSION_DAYS without use (NIST SP 800-53 AC-2(3)), and the warning.
 
 Idle is measured from the last use, or for an account never used from its activation or issue date, so
-issued-but-never-used accounts are suspended too. Each step is one UPDATE ... RETURNING: two overlapping
-runs cannot both act on a row (PostgreSQL re-checks the WHERE clause after waiting for the row lock), and
-a repeated run finds nothing left to do. Bulk updates bypass model signals, so each row is recorded here.
+issued-but-never-used accounts are suspended too. The suspension is the lifecycle's own bulk service
+(accounts.lifecycle.accounts_suspend_idle: the same effects as a manual suspension). Each step is one
+statement whose UPDATE … RETURNING also writes the events and the outbox's e-mails: two overlapping runs
+cannot both act on a row, a repeated run finds nothing left to do, and an SMTP outage delays the e-mails
+without losing them (the outbox sends them when it can).
 """
 
 from __future__ import annotations
@@ -15,41 +17,20 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts import emails
+from accounts.lifecycle import accounts_suspend_idle
 from accounts.models import AccountStatus, User
-from audit.events import record_event
+from accounts.outbox import outbox_enqueue_returning_sql, outbox_trigger
+from audit.events import events_insert_sql
 
 IDLE_REASON = "長期間未利用による自動停止 (automatic suspension after {days} days without use)"
 _LAST_USE = "COALESCE(last_activity_at, activated_at, date_joined)"
 
 
-def _returning(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
-@transaction.atomic
 def idle_accounts_suspend() -> list[int]:
     days = settings.ACCOUNT_IDLE_SUSPENSION_DAYS
-    now = timezone.now()
-    reason = IDLE_REASON.format(days=days)
-    table = User._meta.db_table
-    # The status is part of the session auth hash, so every session of a suspended person ends with this UPDATE.
-    rows = _returning(
-        f"UPDATE {table} SET status = %s, status_reason = %s, status_changed_at = %s "  # noqa: S608 - table name is ours
-        f"WHERE status IN (%s, %s) AND {_LAST_USE} < %s RETURNING id",
-        [AccountStatus.SUSPENDED, reason, now, AccountStatus.ACTIVE, AccountStatus.INVITED, now - timedelta(days=days)],
+    return accounts_suspend_idle(
+        idle_before=timezone.now() - timedelta(days=days), reason=IDLE_REASON.format(days=days), idle_days=days
     )
-    ids = [row[0] for row in rows]
-    for user in User.objects.filter(pk__in=ids).select_related("organisation"):
-        emails.email_account_suspended(user, reason)
-        record_event(
-            action="account.suspended",
-            target_user=user,
-            organisation=user.organisation,
-            data={"cause": "idle", "reason": reason, "idle_days": days},
-        )
-    return ids
 
 
 @transaction.atomic
@@ -59,14 +40,30 @@ def idle_accounts_warn() -> list[int]:
     warn_days = settings.ACCOUNT_SUSPENSION_WARNING_DAYS
     now = timezone.now()
     table = User._meta.db_table
-    rows = _returning(
-        f"UPDATE {table} SET idle_warning_sent_at = %s "  # noqa: S608 - table name is ours
-        f"WHERE status = %s AND {_LAST_USE} < %s "
-        f"AND (idle_warning_sent_at IS NULL OR idle_warning_sent_at < {_LAST_USE}) RETURNING id",
-        [now, AccountStatus.ACTIVE, now - timedelta(days=days - warn_days)],
+    due_sql = (
+        f"UPDATE {table} SET idle_warning_sent_at = %(now)s "  # noqa: S608 - table name is ours
+        f"WHERE status = %(active)s AND {_LAST_USE} < %(warn_before)s "
+        f"AND (idle_warning_sent_at IS NULL OR idle_warning_sent_at < {_LAST_USE}) "
+        "RETURNING id, email, organisation_id"
     )
-    ids = [row[0] for row in rows]
-    for user in User.objects.filter(pk__in=ids):
-        emails.email_idle_warning(user, warn_days)
-        record_event(action="account.idle_warning_sent", target_user=user, data={"days_left": warn_days})
+    params = {"now": now, "active": AccountStatus.ACTIVE, "warn_before": now - timedelta(days=days - warn_days)}
+    events_sql, event_params = events_insert_sql(
+        action="account.idle_warning_sent",
+        data={"days_left": warn_days},
+        source="changed",
+        target_column="id",
+        organisation_column="organisation_id",
+    )
+    outbox_sql, outbox_params = outbox_enqueue_returning_sql(
+        kind="idle_warning",
+        subject=emails.IDLE_WARNING_SUBJECT,
+        context={"days_left": warn_days, "url": emails.login_url()},
+    )
+    params.update(event_params, **outbox_params)
+    sql = f"WITH changed AS ({due_sql}), mail AS ({outbox_sql}), events AS ({events_sql}) SELECT id FROM changed"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = [row[0] for row in cursor.fetchall()]
+    if ids:
+        outbox_trigger()
     return ids

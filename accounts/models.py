@@ -398,3 +398,59 @@ class RecoveryCodeDevice(StaticDevice):
                 return True
         self.throttle_increment()
         return False
+
+
+class OutboundEmailStatus(models.TextChoices):
+    PENDING = "pending", _("送信待ち")
+    SENDING = "sending", _("送信中")
+    SENT = "sent", _("送信済み")
+    FAILED = "failed", _("送信失敗")
+
+
+class OutboundEmail(models.Model):
+    """One notification e-mail (the outbox): written in the transaction of the change that causes it, sent
+    afterwards by a worker (accounts/outbox.py), so an SMTP outage delays mail but never loses it.
+
+    pending → sending (claimed, committed before SMTP is spoken) → sent, or back to pending with a backoff,
+    or failed after the last attempt or when a send was interrupted: a message is never sent twice.
+    """
+
+    created_at = models.DateTimeField(_("登録日時"), default=timezone.now)
+    kind = models.CharField(_("種類"), max_length=30)
+    # No index and no constraint: nothing looks mail up by person, and accounts are never deleted; each would
+    # cost the bulk idle suspension a lookup per e-mail.
+    user = models.ForeignKey(
+        User,
+        verbose_name=_("宛先の利用者"),
+        on_delete=models.DO_NOTHING,
+        null=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    recipient = models.EmailField(_("宛先"))
+    subject = models.CharField(_("件名"), max_length=200)
+    # Template context (the person's name is read at sending); holds a one-time link until the mail is sent,
+    # then it is emptied.
+    context = models.JSONField(_("内容"), default=dict, blank=True)
+    status = models.CharField(
+        _("状態"), max_length=10, choices=OutboundEmailStatus.choices, default=OutboundEmailStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("試行回数"), default=0)
+    next_attempt_at = models.DateTimeField(_("次回送信"), default=timezone.now)
+    claimed_at = models.DateTimeField(_("送信開始"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("送信日時"), null=True, blank=True)
+    last_error = models.CharField(_("最後のエラー"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("送信メール")
+        verbose_name_plural = _("送信メール")
+        indexes = [
+            # Serves the sender's "what is due" scan and the console's unsent list: sent mail is most rows.
+            models.Index(
+                fields=["next_attempt_at"], name="outbox_due_idx", condition=~Q(status=OutboundEmailStatus.SENT)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to user {self.user_id} ({self.status})"

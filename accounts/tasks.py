@@ -3,6 +3,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from accounts.idle import idle_accounts_suspend, idle_accounts_warn
+from accounts.outbox import outbox_deliver_due
 
 
 @shared_task(name="accounts.tasks.idle_accounts_sweep")
@@ -11,3 +12,10 @@ def idle_accounts_sweep() -> dict[str, int]:
     suspended = idle_accounts_suspend()
     warned = idle_accounts_warn()
     return {"suspended": len(suspended), "warned": len(warned)}
+
+
+@shared_task(name="accounts.tasks.outbox_deliver")
+def outbox_deliver() -> dict[str, int]:
+    """Send the outbox's due e-mails: queued after each commit that wrote mail, and every minute from beat
+    (which also picks up mail whose queueing failed while the broker was down). Safe to run concurrently."""
+    return outbox_deliver_due()

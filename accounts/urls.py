@@ -9,6 +9,7 @@ app_name = "accounts"
 urlpatterns = [
     path("", account.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("login/", signin.login_password, name="login"),
     path("login/code/", signin.login_code, name="login_code"),
     path("logout/", signin.logout_view, name="logout"),
@@ -29,6 +30,7 @@ urlpatterns = [
     path("manage/organisations/", administrator.admin_organisations, name="admin_organisations"),
     path("manage/organisations/<int:pk>/", administrator.admin_organisation, name="admin_organisation"),
     path("manage/accounts/", administrator.admin_accounts, name="admin_accounts"),
+    path("manage/mail/", administrator.admin_outbox, name="admin_outbox"),
     path("manage/accounts/<int:pk>/", administrator.admin_account_detail, name="admin_account"),
     path("manage/accounts/<int:pk>/<slug:action>/", administrator.admin_account_action, name="admin_account_action"),
 ]

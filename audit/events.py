@@ -7,6 +7,7 @@ caller has none, e.g. a service called from a view).
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -90,3 +91,34 @@ def record_event(
             "data": _mask(data or {}),
         }
     )
+
+
+def events_insert_sql(
+    *, action: str, data: dict[str, Any], source: str, target_column: str, organisation_column: str
+) -> tuple[str, dict[str, Any]]:
+    """One INSERT … SELECT that records `action` for every row of the CTE `source` (a bulk service's
+    UPDATE … RETURNING). The bulk path of record_event: same columns, same masking, no request (system
+    actions); the database hashes each row on insert, as it hashes every event."""
+    from audit.hashing import EVENT_FIELDS
+
+    values = {"at": timezone.now(), "action": action[:100], "data": _mask(data)}
+    select = {
+        "at": "%(event_at)s",
+        "action": "%(event_action)s",
+        "request_id": "NULL::uuid",
+        "actor_id": "NULL::bigint",
+        "target_user_id": f"{source}.{target_column}",
+        "organisation_id": f"{source}.{organisation_column}",
+        "ip": "NULL::inet",
+        "data": "%(event_data)s::jsonb",
+    }
+    sql = (
+        f"INSERT INTO audit_securityevent ({', '.join(EVENT_FIELDS)}) "  # noqa: S608 - names are this module's constants
+        f"SELECT {', '.join(select[column] for column in EVENT_FIELDS)} FROM {source}"
+    )
+    params = {
+        "event_at": values["at"],
+        "event_action": values["action"],
+        "event_data": json.dumps(values["data"], ensure_ascii=False),
+    }
+    return sql, params

@@ -20,6 +20,7 @@ from django.utils import timezone
 from accounts.models import AccountStatus, Organisation, User
 from audit.events import record_event
 from audit.models import Finding, FindingReview, InspectionRun, InspectionRunStatus, ReviewState
+from renergy.databases import LOCK_INSPECTION_RUN, job_lock, job_running, long_statements
 
 logger = logging.getLogger("audit")
 
@@ -268,8 +269,6 @@ def inspection_create(
     *, period_start: datetime, period_end: datetime, label: str, requested_by: User | None = None
 ) -> InspectionRun:
     """Queue an inspection; the worker runs it after this transaction commits."""
-    from audit.tasks import run_inspection
-
     run = InspectionRun.objects.create(
         period_start=period_start,
         period_end=period_end,
@@ -278,34 +277,76 @@ def inspection_create(
         requested_by=requested_by,
     )
 
-    def enqueue() -> None:
-        try:
-            run_inspection.delay(run.pk)
-        except Exception:
-            # The run stays visible as queued on its page; the broker outage is in the log, not a 500 for the user.
-            logger.exception("audit: could not enqueue inspection run %s", run.pk)
-
-    transaction.on_commit(enqueue)
+    transaction.on_commit(lambda: _enqueue(run.pk))
     return run
+
+
+def _enqueue(run_id: int) -> None:
+    from audit.tasks import run_inspection
+
+    try:
+        run_inspection.delay(run_id)
+    except Exception:
+        # The run stays visible as queued on its page and the stranded-work sweep queues it again; the broker
+        # outage is in the log, not a 500 for the person.
+        logger.exception("audit: could not enqueue inspection run %s", run_id)
+
+
+def _stranded(run: InspectionRun) -> bool:
+    return run.status in (InspectionRunStatus.QUEUED, InspectionRunStatus.RUNNING) and not job_running(
+        LOCK_INSPECTION_RUN, run.pk
+    )
+
+
+def inspection_requeue_if_stranded(run: InspectionRun) -> InspectionRun:
+    """Scheduling a period again: a run left queued (broker down) or by a dead worker is queued again."""
+    if _stranded(run):
+        logger.warning("audit: re-queued stranded inspection run %s", run.pk)
+        _enqueue(run.pk)
+    return run
+
+
+def inspections_requeue_stranded(*, older_than_seconds: int | None = None) -> list[int]:
+    """The beat job: runs queued or running past STRANDED_WORK_AFTER_SECONDS that no worker holds."""
+    limit = settings.STRANDED_WORK_AFTER_SECONDS if older_than_seconds is None else older_than_seconds
+    cutoff = timezone.now() - timedelta(seconds=limit)
+    runs = InspectionRun.objects.filter(
+        status__in=[InspectionRunStatus.QUEUED, InspectionRunStatus.RUNNING], created_at__lt=cutoff
+    )
+    stranded = [run.pk for run in runs if _stranded(run)]
+    for pk in stranded:
+        _enqueue(pk)
+    if stranded:
+        logger.warning("audit: re-queued stranded inspection runs %s", stranded)
+    return stranded
 
 
 def inspection_execute(*, run_id: int) -> InspectionRun:
     """Run every check of a queued run. Each check's findings commit together with the progress, so the
     browser sees it and an interrupted attempt resumes after the last finished check (findings are never
-    deleted: the runtime role may not)."""
-    run = InspectionRun.objects.get(pk=run_id)
-    if run.status == InspectionRunStatus.DONE:
-        return run  # a redelivered task: the run is idempotent
+    deleted: the runtime role may not).
+
+    One worker at a time (an advisory lock that dies with its connection): a redelivered or re-queued task
+    finds the run done and does nothing, or finds it left half-way by a dead worker and resumes it."""
+    with job_lock(LOCK_INSPECTION_RUN, run_id) as mine:
+        run = InspectionRun.objects.get(pk=run_id)
+        if not mine or run.status in (InspectionRunStatus.DONE, InspectionRunStatus.FAILED):
+            return run
+        return _inspection_run(run)
+
+
+def _inspection_run(run: InspectionRun) -> InspectionRun:
     done = run.progress
     InspectionRun.objects.filter(pk=run.pk).update(status=InspectionRunStatus.RUNNING, error="")
     try:
         params = _params(run)
-        for step, sql in enumerate(_CHECKS.values(), start=1):
-            if step <= done:
-                continue
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(sql, params)
-                InspectionRun.objects.filter(pk=run.pk).update(progress=step)
+        with long_statements():  # a fiscal year's checks may take longer than a request's limit
+            for step, sql in enumerate(_CHECKS.values(), start=1):
+                if step <= done:
+                    continue
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(sql, params)
+                    InspectionRun.objects.filter(pk=run.pk).update(progress=step)
     except Exception as error:
         InspectionRun.objects.filter(pk=run.pk).update(status=InspectionRunStatus.FAILED, error=str(error)[:500])
         raise
@@ -326,14 +367,18 @@ def inspection_schedule_previous_month(*, now: datetime | None = None) -> Inspec
     year, month = _previous_month(now or timezone.now())
     start, end = month_bounds(year, month)
     existing = InspectionRun.objects.filter(period_start=start, period_end=end).first()
-    return existing or inspection_create(period_start=start, period_end=end, label=f"{year}年{month}月 月次点検")
+    if existing is not None:
+        return inspection_requeue_if_stranded(existing)
+    return inspection_create(period_start=start, period_end=end, label=f"{year}年{month}月 月次点検")
 
 
 def inspection_schedule_previous_fiscal_year(*, now: datetime | None = None) -> InspectionRun:
     fiscal_year = fiscal_year_of(now or timezone.now()) - 1
     start, end = fiscal_year_bounds(fiscal_year)
     existing = InspectionRun.objects.filter(period_start=start, period_end=end).first()
-    return existing or inspection_create(period_start=start, period_end=end, label=f"{fiscal_year}年度 年度末点検")
+    if existing is not None:
+        return inspection_requeue_if_stranded(existing)
+    return inspection_create(period_start=start, period_end=end, label=f"{fiscal_year}年度 年度末点検")
 
 
 def finding_review(*, finding: Finding, state: str, note: str, actor: User, request: Any = None) -> FindingReview:

@@ -1,15 +1,16 @@
 """One access record per request, written before the response leaves (fail closed).
 
-Outermost after WhiteNoise, so every URL, every error page and every denial by the access gate is
-recorded. The record is one INSERT in autocommit after the view finished (audit.writer); if it cannot
-be written, the response is replaced by a 503 that carries no data, except for the health check
-(AUDIT_FAIL_OPEN_PATHS), which must keep answering so that orchestration sees the outage.
+Outermost (before WhiteNoise), so every URL, static files included, every error page and every
+denial by the access gate is recorded. The record is one INSERT in autocommit after the view finished
+(audit.writer); if it cannot be written, the response is replaced by a 503 that carries no data,
+except for the health check (AUDIT_FAIL_OPEN_PATHS), which must keep answering so that orchestration sees the outage.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -17,11 +18,13 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.core.signals import got_request_exception
+from django.db import InterfaceError, OperationalError
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.functional import empty
 
-from audit import context
+from audit import context, streaming
 from audit.disclosure import AuditUnavailable, pending
 from audit.writer import write_access
 from renergy.client_ip import client_ip
@@ -33,6 +36,7 @@ logger = logging.getLogger("audit")
 _STARTED = "_renergy_audit_started"
 _WRITTEN = "_renergy_audit_written"
 _PERSON = "_renergy_audit_person"
+_DATABASE_FAILED = "_renergy_database_failed"
 REQUEST_ID_HEADER = "X-Request-ID"
 
 
@@ -149,8 +153,13 @@ class AccessRecordMiddleware:
         token = context.activate(context.RequestContext(request_id=request_id, ip=client_ip(request)))
         try:
             response = self.get_response(request)
+            if getattr(request, _DATABASE_FAILED, False) and response.status_code >= 500:
+                # The database failed under a middleware (the session, the person): the outage page, not a 500.
+                response = audit_unavailable_response(request)
             try:
                 write_request_record(request, status=response.status_code)
+                if _is_data_stream(response):
+                    response = self._guard_stream(request, response)
             except AuditUnavailable:
                 if request.path not in self.fail_open_paths:
                     response.close()  # a streamed export's generator and cursors are released unread
@@ -160,6 +169,15 @@ class AccessRecordMiddleware:
         finally:
             context.deactivate(token)
 
+    @staticmethod
+    def _guard_stream(request: HttpRequest, response: StreamingHttpResponse) -> StreamingHttpResponse:
+        """Produce the first chunk now (AuditUnavailable → the outage page), reset the connection on a later
+        failure (audit.streaming)."""
+        iterator = iter(response.streaming_content)
+        first = streaming.first_chunk(iterator)  # type: ignore[arg-type]
+        response.streaming_content = streaming.guarded(request, first, iterator)  # type: ignore[arg-type]
+        return response
+
     def process_view(self, request: HttpRequest, *args: Any) -> None:
         # Runs after the access gate resolved the person and before the view may sign them out.
         setattr(request, _PERSON, _resolved_user(request))
@@ -168,4 +186,25 @@ class AccessRecordMiddleware:
         # A view whose immediate disclosure could not be recorded stops with the outage page, not a 500.
         if isinstance(exception, AuditUnavailable):
             return audit_unavailable_response(request)
+        # The database is unreachable, or a lock or statement limit (renergy.databases) gave up: an outage
+        # page that says so, within the limit, rather than a 500 or a request that hangs.
+        if isinstance(exception, OperationalError | InterfaceError):
+            logger.warning("database unavailable during %s: %s", request.path, exception)
+            return audit_unavailable_response(request)
         return None
+
+
+def _note_database_failure(sender: object, request: HttpRequest | None = None, **kwargs: object) -> None:
+    """got_request_exception: Django turned an exception into a 500 before it reached this middleware (it was
+    raised by an inner middleware). Remember a database outage, so the answer is the 503 outage page."""
+    error = sys.exc_info()[1]
+    if request is not None and isinstance(error, OperationalError | InterfaceError):
+        setattr(request, _DATABASE_FAILED, True)
+
+
+got_request_exception.connect(_note_database_failure, dispatch_uid="renergy-audit-database-failure")
+
+
+def _is_data_stream(response: HttpResponse) -> bool:
+    # Static and media files (FileResponse) disclose nothing and are read from disk: no first-chunk read.
+    return isinstance(response, StreamingHttpResponse) and not isinstance(response, FileResponse)

@@ -26,6 +26,7 @@ from accounts.models import Organisation, OrganisationKind, User
 from audit.inspection import JST, fiscal_year_bounds
 from audit.models import AccessRecord, Finding, SecurityEvent, VerificationRun
 from audit.sealing import seal_chain_status
+from renergy.databases import lift_statement_limit_until_closed, long_statements
 
 # Security-event actions that make up the account-management sheet (accounts.lifecycle names them).
 ACCOUNT_ACTIONS = {
@@ -79,6 +80,7 @@ def _month_index(moment: datetime, months: list[datetime]) -> int:
     return (local.year - months[0].year) * 12 + local.month - months[0].month
 
 
+@long_statements()  # a year of records: longer than a request's statement limit
 def fiscal_year_report(fiscal_year: int) -> FiscalYearReport:
     start, end = fiscal_year_bounds(fiscal_year)
     report = FiscalYearReport(fiscal_year, start, end, months=_months(start.astimezone(JST)))
@@ -318,6 +320,7 @@ def raw_csv_stream(start: datetime, end: datetime) -> Iterator[bytes]:
         "COPY (SELECT {} FROM audit_accessrecord WHERE at >= {} AND at < {}) TO STDOUT WITH (FORMAT csv, HEADER true)"
     ).format(sql.SQL(", ").join(columns), sql.Literal(start), sql.Literal(end))
     connection.ensure_connection()
+    lift_statement_limit_until_closed()  # a year's COPY outlasts a request's limit
     buffer = bytearray()
     with connection.connection.cursor() as cursor, cursor.copy(statement) as copy:
         for data in copy:

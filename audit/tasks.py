@@ -8,7 +8,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from audit import anchors, inspection, partitions, sealing
-from renergy.databases import OWNER_ALIAS
+from renergy.databases import OWNER_ALIAS, long_statements
 
 
 @shared_task
@@ -26,8 +26,9 @@ def send_anchor_digest() -> bool:
 @shared_task
 def maintain_partitions() -> list[str]:
     # The worker holds the owner's credentials (DATABASE_MIGRATE_URL) for this job; web and beat do not.
-    created = partitions.ensure_ahead(using=OWNER_ALIAS)
-    partitions.drop_expired()
+    with long_statements(using=OWNER_ALIAS):  # exporting a month before dropping it takes longer than a request may
+        created = partitions.ensure_ahead(using=OWNER_ALIAS)
+        partitions.drop_expired()
     return created
 
 
@@ -37,7 +38,8 @@ def verify_recent() -> bool:
     return sealing.verify(now - timedelta(days=2), now).ok
 
 
-@shared_task
+# acks_late (settings): a worker killed mid-run leaves the message to be delivered again.
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def run_inspection(run_id: int) -> None:
     inspection.inspection_execute(run_id=run_id)
 

@@ -52,7 +52,8 @@ SITE_TABLE = f'"{FacilitySite._meta.db_table}"'
 # past jit_above_cost, and compiling the plan then costs more than running it (seconds, for a 60,000-row
 # export). DateStyle ISO makes COPY print a date as YYYY-MM-DD itself, cheaper than to_char() per cell.
 # work_mem lets the sort of one export (a few tens of MB at the row cap) stay in memory.
-COPY_SETTINGS = {"jit": "off", "datestyle": "ISO, YMD", "work_mem": "64MB"}
+# statement_timeout: a large export's COPY may outlast the request-sized limit (renergy.databases).
+COPY_SETTINGS = {"jit": "off", "datestyle": "ISO, YMD", "work_mem": "64MB", "statement_timeout": "0"}
 
 
 def _column(field: str) -> str:
@@ -207,7 +208,7 @@ def csv_copy_stream(
             finished = True
         finally:
             if finished:
-                cursor.execute("RESET jit; RESET datestyle; RESET work_mem")
+                cursor.execute("RESET jit; RESET datestyle; RESET work_mem; RESET statement_timeout")
             else:
                 # Closed early (client gone, or a response dropped and collected): this may run from the garbage
                 # collector in the middle of another query on the same connection, where SQL would deadlock. The

@@ -63,6 +63,7 @@ MENU: list[tuple[str, Any, Who]] = [
     ("accounts:admin_requests", _("申請の審査"), SYSTEM_ADMINS),
     ("accounts:admin_accounts", _("アカウント管理"), SYSTEM_ADMINS),
     ("accounts:admin_organisations", _("組織管理"), SYSTEM_ADMINS),
+    ("accounts:admin_outbox", _("送信メール"), SYSTEM_ADMINS),
     ("audit:log", _("アクセス記録"), SYSTEM_ADMINS),
     ("audit:inspections", _("自己点検"), SYSTEM_ADMINS),
     ("audit:reports", _("年度報告"), SYSTEM_ADMINS),

@@ -24,13 +24,11 @@ DROP FUNCTION IF EXISTS accounts_organisation_kind_fixed();
 
 
 def add_kind_trigger(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(KIND_FIXED)
+    schema_editor.execute(KIND_FIXED)
 
 
 def remove_kind_trigger(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(KIND_FIXED_REVERSE)
+    schema_editor.execute(KIND_FIXED_REVERSE)
 
 
 class Migration(migrations.Migration):

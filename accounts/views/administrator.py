@@ -22,7 +22,16 @@ from accounts.lifecycle import (
     account_unlock,
     organisation_rights_change,
 )
-from accounts.models import AccountRequest, AccountRequestKind, AccountRequestStatus, Organisation, User
+from accounts.models import (
+    AccountRequest,
+    AccountRequestKind,
+    AccountRequestStatus,
+    Organisation,
+    OutboundEmail,
+    OutboundEmailStatus,
+    User,
+)
+from accounts.outbox import outbox_backlog
 from accounts.permissions import system_admin_only
 
 
@@ -153,4 +162,22 @@ def admin_organisation(request: HttpRequest, pk: int) -> HttpResponse:
         "accounts/admin_organisation.html",
         {"organisation": organisation, "form": form, "own": own},
         status=status,
+    )
+
+
+@system_admin_only
+def admin_outbox(request: HttpRequest) -> HttpResponse:
+    """Mail not yet sent and mail that failed (the outbox): the administrator sees an SMTP outage here.
+    Subjects and addresses only; the body (which may hold a one-time link) is never shown."""
+    unsent = OutboundEmail.objects.filter(status__in=[OutboundEmailStatus.PENDING, OutboundEmailStatus.SENDING])
+    failed = OutboundEmail.objects.filter(status=OutboundEmailStatus.FAILED)
+    fields = ("pk", "created_at", "kind", "recipient", "status", "attempts", "next_attempt_at", "last_error")
+    return render(
+        request,
+        "accounts/admin_outbox.html",
+        {
+            "backlog": outbox_backlog(),
+            "unsent": unsent.order_by("created_at").only(*fields)[:200],
+            "failed": failed.order_by("-created_at").only(*fields)[:200],
+        },
     )

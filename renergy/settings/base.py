@@ -86,7 +86,8 @@ TEMPLATES = [
     },
 ]
 
-# The runtime role (DATABASE_URL) and the owner of the tables (DATABASE_MIGRATE_URL): renergy/databases.py.
+# The runtime role (DATABASE_URL) and the owner of the tables (DATABASE_MIGRATE_URL), each with the time limits
+# of renergy/databases.py.
 DATABASES = database_settings(
     env_str("DATABASE_URL"), env_str("DATABASE_MIGRATE_URL", ""), conn_max_age=env_int("DB_CONN_MAX_AGE", 60)
 )
@@ -94,11 +95,20 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    # A cache that logs and misses when Redis is down instead of raising (renergy/cache.py); short socket
+    # timeouts so that an unreachable Redis costs a request milliseconds, not the OS connect timeout.
+    CACHES = {
+        "default": {
+            "BACKEND": "renergy.cache.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Sessions live in the database only: signing in and every signed-in page keep working while Redis is down,
+# and a session ended on one node is ended on all (no cached copy to outlive it).
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
@@ -240,6 +250,27 @@ CELERY_BEAT_SCHEDULE["accounts-idle-suspension"] = {
 }
 # --- end accounts ---------------------------------------------------------------------------------
 
+# --- reliability: e-mail outbox, stranded work, readiness -------------------------------------------
+# SMTP must not hold a worker for ever.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT_SECONDS", 10)
+# "worker": a Celery task sends after commit (and beat every minute); "inline": this process sends after commit.
+OUTBOX_DELIVERY = env_str("OUTBOX_DELIVERY", "worker")
+OUTBOX_RETRY_BASE_SECONDS = env_int("OUTBOX_RETRY_BASE_SECONDS", 30)
+OUTBOX_RETRY_MAX_SECONDS = env_int("OUTBOX_RETRY_MAX_SECONDS", 3600)
+OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 12)
+OUTBOX_SENDING_STALE_SECONDS = env_int("OUTBOX_SENDING_STALE_SECONDS", 600)
+# Work queued (or started by a worker that died) this long ago without running is queued again.
+STRANDED_WORK_AFTER_SECONDS = env_int("STRANDED_WORK_AFTER_SECONDS", 15 * 60)
+# /readyz: degraded past these.
+READY_OUTBOX_MAX_AGE_SECONDS = env_int("READY_OUTBOX_MAX_AGE_SECONDS", 30 * 60)
+READY_SEALING_MAX_LAG_SECONDS = env_int("READY_SEALING_MAX_LAG_SECONDS", 3 * 60 * 60)
+CELERY_BEAT_SCHEDULE["accounts-outbox-deliver"] = {"task": "accounts.tasks.outbox_deliver", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["reliability-requeue-stranded"] = {
+    "task": "certifications.tasks.requeue_stranded_work",
+    "schedule": 5 * 60.0,
+}
+# --- end reliability ------------------------------------------------------------------------------
+
 # Demo helpers (printing a demo account's TOTP code) exist only where this is on; never in production.
 DEMO_MODE = False
 
@@ -263,7 +294,7 @@ LOGGING = {
 # Off only for the unaudited baseline of bench/throughput.py; never in a deployment.
 AUDIT_ENABLED = env_bool("AUDIT_ENABLED", True)
 # Answer even when the audit store is down, so that orchestration sees the outage (they disclose nothing).
-AUDIT_FAIL_OPEN_PATHS = env_list("AUDIT_FAIL_OPEN_PATHS", "/healthz,/healthz/")
+AUDIT_FAIL_OPEN_PATHS = env_list("AUDIT_FAIL_OPEN_PATHS", "/healthz,/healthz/,/readyz,/readyz/")
 # URL arguments replaced by "[redacted]" in the recorded path (one-time links carry secrets).
 AUDIT_SECRET_URL_KWARGS = frozenset({"token", "uidb64", "key", "code", "secret"})
 # Query-string keys whose values are recorded; other keys are recorded without their value.

@@ -27,7 +27,8 @@ from renergy.settings.base import *  # noqa: E402, F403
 from renergy.settings.base import INSTALLED_APPS, STORAGES, database_settings, env_int  # noqa: E402
 
 DATABASES = database_settings(_owner_url, _owner_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
-DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c role={TEST_RUNTIME_ROLE}"
+_options = DATABASES["default"]["OPTIONS"]
+_options["options"] = f"{_options.get('options', '')} -c role={TEST_RUNTIME_ROLE}".strip()
 
 # The suite's own flush (tests/management/commands/flush.py): TransactionTestCase and live_server empty the
 # tables as the owner, which the runtime role cannot do.
@@ -35,6 +36,7 @@ INSTALLED_APPS = ["tests", *INSTALLED_APPS]
 DEMO_MODE = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; production uses PBKDF2
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+OUTBOX_DELIVERY = "inline"  # the outbox's own delivery, run after commit in the test process (no worker)
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 # Serve static files from the source folders (no collectstatic in tests); the live server's pages load them.
 WHITENOISE_USE_FINDERS = True
