@@ -78,7 +78,7 @@ def operator_kind_derive(*, name: str) -> str:
     text = _normalised(name)
     if not text:
         return OperatorKind.INDIVIDUAL
-    if any(marker in text for marker in CORPORATE_MARKERS) or _FOREIGN.search(text):
+    if any(marker in text for marker in CORPORATE_MARKERS) or _FOREIGN.search(unicodedata.normalize("NFKC", name)):
         return OperatorKind.CORPORATION
     if _PUBLIC_SUFFIX.sub("", text) in _public_body_names():
         return OperatorKind.CORPORATION
