@@ -14,8 +14,8 @@ the COPY would not see the caller's uncommitted transaction.
 
 The SELECT is the person's scoped, filtered queryset; only the allowed columns are named in it, masked
 fields (policy.MASKS) are computed as the person may see them, and every text cell is neutralised
-(renergy.spreadsheet). Text columns have line breaks folded to spaces, so every "\\n" in the output ends a
-record.
+(renergy.spreadsheet). A line break inside a value stays inside its quoted CSV field (COPY quotes it); in
+the XLSX it becomes a space.
 """
 
 from __future__ import annotations
@@ -83,12 +83,6 @@ def _column(field: str) -> str:
     return f'{TABLE}."{Facility._meta.get_field(field).column}"'
 
 
-def _fold(sql: str) -> str:
-    """Line breaks to spaces. replace() returns its input untouched when there is nothing to replace, where
-    translate() rebuilds every (multibyte) value; a few per cent of the whole export."""
-    return f"replace(replace({sql}, E'\\r', ' '), E'\\n', ' ')"
-
-
 def _month_pattern() -> str:
     """The translated 「%(year)d年%(month)d月」 as a to_char() pattern (literal text double-quoted)."""
     template = _("%(year)d年%(month)d月")
@@ -111,13 +105,12 @@ def _text_expression(field: str, masks: dict[str, policy.Mask]) -> tuple[str, li
         # ARRAY(... ORDER BY position) reads the addresses in the order of the (facility, position) unique
         # index; string_agg(... ORDER BY) would sort every facility's sites again.
         return (
-            f"array_to_string(ARRAY(SELECT {_fold('s.address')} FROM {SITE_TABLE} s "  # noqa: S608
+            f"array_to_string(ARRAY(SELECT s.address FROM {SITE_TABLE} s "  # noqa: S608
             f"WHERE s.facility_id = {TABLE}.id ORDER BY s.position), %s)",
             [SITE_SEPARATOR],
         )
     if field in masks:
-        sql, params = policy.masked_sql(masks[field], TABLE)
-        return _fold(sql), params
+        return policy.masked_sql(masks[field], TABLE)
     column = _column(field)
     if field == "municipality_code":
         names = json.dumps({code: name for code, (_pref, name) in municipalities().items()}, ensure_ascii=False)
@@ -129,8 +122,10 @@ def _text_expression(field: str, masks: dict[str, policy.Mask]) -> tuple[str, li
         return f"to_char({column}, %s)", [_month_pattern()]
     model_field = Facility._meta.get_field(field)
     if model_field.choices:
-        labels = json.dumps({str(key): str(label) for key, label in model_field.flatchoices}, ensure_ascii=False)
-        return f"coalesce(%s::jsonb ->> {column}, {column})", [labels]
+        # A CASE over a handful of keys is cheaper per row than a jsonb lookup.
+        choices = list(model_field.flatchoices)
+        whens = " ".join("WHEN %s THEN %s" for _choice in choices)
+        return f"CASE {column} {whens} ELSE {column} END", [str(item) for pair in choices for item in pair]
     if isinstance(model_field, models.BooleanField):
         return f"CASE WHEN {column} THEN %s WHEN NOT {column} THEN %s END", [_("有"), _("無")]
     if isinstance(model_field, models.DecimalField):
@@ -138,7 +133,7 @@ def _text_expression(field: str, masks: dict[str, policy.Mask]) -> tuple[str, li
     if isinstance(model_field, models.DateField):
         return f"{column}::text", []  # YYYY-MM-DD under COPY_SETTINGS' DateStyle
     if isinstance(model_field, models.CharField):
-        return _fold(column), []
+        return column, []
     return f"{column}::text", []
 
 
