@@ -70,8 +70,9 @@ def _skeleton(handle: IO[bytes], fields: tuple[str, ...], widths: list[int], row
     kinds = [copy_export.cell_kind(field) for field in fields]
     for index, (label, kind) in enumerate(zip(labels, kinds, strict=True)):
         # A number column is at least as wide as its formatted value; a heading wraps rather than widening it.
-        width = widths[index] if index < len(widths) else display_width(label) + 2
-        width = max(width, 12 if kind in ("date", "decimal") else 10 if kind == "month" else 0)
+        # At least as wide as its formatted value and as a heading of up to two short lines.
+        width = widths[index] if index < len(widths) else 0
+        width = max(width, min(display_width(label) + 2, 16), 14 if kind == "date" else 10 if kind != "text" else 0)
         sheet.set_column(index, index, width, formats[kind])
     sheet.set_row(0, 30)
     sheet.write_row(0, 0, labels, formats["header"])

@@ -21,7 +21,8 @@ _TRIGGERS_SQL = "'=', '+', '-', '@', E'\\t', E'\\r', ''''"
 
 DATE_FORMAT = 'yyyy"年"m"月"d"日"'
 MONTH_FORMAT = 'yyyy"年"m"月"'
-DECIMAL_FORMAT = "#,##0.###"
+# Not "#,##0.###": Excel and LibreOffice then print a whole number with a trailing point ("1,990.").
+DECIMAL_FORMAT = "#,##0.0##"
 INTEGER_FORMAT = "#,##0"
 A4 = 9  # XlsxWriter paper index
 MAX_WIDTH = 60
