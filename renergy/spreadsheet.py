@@ -88,8 +88,9 @@ def print_setup(sheet: Any, *, last_row: int, last_column: int, header_rows: int
     sheet.fit_to_pages(1, 0)
     sheet.repeat_rows(0, header_rows - 1)
     sheet.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
-    sheet.set_header(f'&L&"Meiryo UI"&9{_header_text(title)}' if title else "")
-    sheet.set_footer('&C&"Meiryo UI"&9&P / &N')
+    # No font-size code before the title: "&9" followed by "2026年度" would read as size 92026.
+    sheet.set_header(f"&L{_header_text(title)}" if title else "")
+    sheet.set_footer("&C&P / &N")
 
 
 def _header_text(title: str) -> str:
