@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import openpyxl
 
+
 # The published headings, in order; `kw` picks the spelling of the kW columns, which varies between years.
 def main_headings(kw: str = "(kW)") -> list[str]:
     return [

@@ -105,7 +105,9 @@ def test_the_command_imports_several_files_and_a_zip_with_progress_per_file(tmp_
     first, second = yamanashi()[:2], yamanashi()[2:]
     (tmp_path / "19a.xlsx").write_bytes(published_xlsx(first))
     (tmp_path / "all.zip").write_bytes(
-        zipped({"lists/19b.xlsx": published_xlsx(second), "lists/19c.csv": published_csv(yamanashi()), "readme.txt": b"x"})
+        zipped(
+            {"lists/19b.xlsx": published_xlsx(second), "lists/19c.csv": published_csv(yamanashi()), "readme.txt": b"x"}
+        )
     )
     call_command("import_facilities", str(tmp_path / "19a.xlsx"), str(tmp_path / "all.zip"))
     out = capsys.readouterr().out

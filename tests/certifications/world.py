@@ -75,4 +75,6 @@ def masked_for(role: str, orgs: Any) -> frozenset[str]:
     if kind not in POLICY:
         return frozenset()
     policy = POLICY[kind]
-    return frozenset(mask.field for mask in MASKS if mask.field in policy.fields and mask.unless_group not in policy.groups)
+    return frozenset(
+        mask.field for mask in MASKS if mask.field in policy.fields and mask.unless_group not in policy.groups
+    )
