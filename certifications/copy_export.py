@@ -285,7 +285,8 @@ def copy_batches(
     statement: Any,
 ) -> Iterator[memoryview | bytes]:
     """For batch after batch of `facility_ids`: record it (committed; AuditUnavailable propagates and nothing
-    more is sent), then run `statement(batch, rows_before)` as COPY and yield its output blocks as they arrive.
+    more is sent), then run `statement(batch, rows_before)` as COPY and yield its output blocks as they arrive,
+    and an empty block after each batch.
     The first batch is small, so the first byte leaves after a short COPY rather than after PostgreSQL has
     sorted the whole export; memory stays flat whatever the size."""
     names = list(COPY_SETTINGS)
@@ -305,6 +306,7 @@ def copy_batches(
                 disclose(request, facility_ids=batch, fields=list(fields), kind="export", immediate=True)
                 with cursor.cursor.copy(sql, params) as copy:
                     yield from copy
+                yield b""  # the end of a batch: what is pending may leave
             finished = True
         finally:
             if finished:
@@ -341,7 +343,7 @@ def csv_copy_stream(
         offset = len(pending)
         pending += block
         rows += pending.count(b"\n", offset)
-        if rows >= CHUNK_ROWS:
+        if rows >= CHUNK_ROWS or (not block and pending):
             yield first + bytes(pending).replace(b"\n", b"\r\n")
             first = b""
             pending.clear()

@@ -56,7 +56,9 @@ def render_visibility_markdown() -> str:
             "sees the mask text instead, on every output (list, detail, CSV, XLSX); the free-text search does not",
             "match the hidden value for that role.",
             "",
-            "| field | on facilities where | shown unmasked with | mask | " + " | ".join(f"`{kind}`" for kind in kinds) + " |",
+            "| field | on facilities where | shown unmasked with | mask | "
+            + " | ".join(f"`{kind}`" for kind in kinds)
+            + " |",
             "|---|---|---|---|" + "---|" * len(kinds),
         ]
         for mask in policy.MASKS:

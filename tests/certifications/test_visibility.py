@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import datetime
 import io
+from decimal import Decimal
 
 import openpyxl
 import pytest
@@ -13,6 +15,7 @@ from audit.models import AccessRecord, SecurityEvent
 from certifications.policy import ALL_FIELDS
 from certifications.presentation import field_label
 from certifications.search import LIST_FIELDS
+from renergy.spreadsheet import MONTH_FORMAT
 from tests.certifications.conftest import distinctive_text
 from tests.certifications.world import (
     EVERY_ID,
@@ -40,9 +43,23 @@ def _body(response) -> str:
     return response.content.decode()
 
 
+def _shown(cell) -> str:
+    """A typed cell as the CSV writes it: dates in ISO, months as 「YYYY年M月」, numbers without trailing zeros."""
+    value = cell.value
+    if value is None:
+        return ""
+    if isinstance(value, datetime.datetime):
+        if cell.number_format == MONTH_FORMAT:
+            return f"{value.year}年{value.month}月"
+        return value.date().isoformat()
+    if isinstance(value, (int, float)):
+        return format(Decimal(str(value)).normalize(), "f")
+    return str(value)
+
+
 def _xlsx_text(response) -> tuple[str, list[list[str]]]:
     workbook = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)), read_only=True)
-    rows = [[str(c) if c is not None else "" for c in row] for row in workbook.active.iter_rows(values_only=True)]
+    rows = [[_shown(c) for c in row] for row in workbook.active.iter_rows()]
     return "\n".join("\t".join(row) for row in rows), rows
 
 
