@@ -52,7 +52,7 @@ def _download(client, fmt: str, **params) -> bytes:
 def test_neutralise_round_trips_and_covers_every_trigger():
     for value in (*PLANTED, "\rx", "ok", "", "1-2", "株式会社"):
         assert unneutralise(neutralise(value)) == value
-        assert not neutralise(value)[:1] in ("=", "+", "-", "@", "\t", "\r") or value == ""
+        assert neutralise(value)[:1] not in ("=", "+", "-", "@", "\t", "\r")
 
 
 def test_the_sql_neutralisation_equals_the_python_one():
@@ -63,7 +63,8 @@ def test_the_sql_neutralisation_equals_the_python_one():
     values = [*PLANTED, "\rx", "ok", "", "1-2"]
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT " + neutralise_sql("v") + " FROM unnest(%s::text[]) WITH ORDINALITY AS t(v, n) ORDER BY n", [values]
+            "SELECT " + neutralise_sql("v") + " FROM unnest(%s::text[]) WITH ORDINALITY AS t(v, n) ORDER BY n",  # noqa: S608 - the SQL is ours
+            [values],
         )
         assert [row[0] for row in cursor.fetchall()] == [neutralise(value) for value in values]
 
