@@ -298,7 +298,7 @@ SITE_ID_HEADINGS = ("設備ID",)
 SITE_NUMBER_HEADINGS = ("連番", "順番")
 SITE_ADDRESS_HEADINGS = ("発電設備の所在地", "設備所在地", "設備の所在地", "所在地")
 SITE_REPEATED_HEADINGS = ("発電事業者名", "代表者名", "発電設備区分", "発電出力(kW)", "太陽電池の合計出力(kW)")
-SITES_FIELD_LABELS = ("すべての設備所在地", "All sites")
+SITES_FIELD_LABELS = ("すべての設備所在地",)
 
 
 @cache
@@ -317,11 +317,13 @@ def _heading_index() -> dict[str, Column]:
 
 @cache
 def _sites_keys() -> frozenset[str]:
-    labels = set(SITES_FIELD_LABELS)
-    with translation.override("en"):
-        from django.utils.translation import gettext
+    """Headings of a download's all-sites column (presentation.field_label("sites")) in both languages."""
+    from certifications.presentation import field_label
 
-        labels.add(gettext("すべての設備所在地"))
+    labels = set(SITES_FIELD_LABELS)
+    for language in ("ja", "en"):
+        with translation.override(language):
+            labels.add(field_label("sites"))
     return frozenset(_header_key(label) for label in labels)
 
 
