@@ -27,6 +27,7 @@ from audit.inspection import JST, fiscal_year_bounds
 from audit.models import AccessRecord, Finding, SecurityEvent, VerificationRun
 from audit.sealing import seal_chain_status
 from renergy.databases import lift_statement_limit_until_closed, long_statements
+from renergy.spreadsheet import column_widths, neutralise, neutralise_sql, print_setup, workbook_formats
 
 # Security-event actions that make up the account-management sheet (accounts.lifecycle names them).
 ACCOUNT_ACTIONS = {
@@ -50,6 +51,9 @@ CSV_COLUMNS = (
     "part", "record_hash",
 )  # fmt: skip
 _CSV_BLOCK = 256 * 1024
+# Columns a client chooses (its user agent, the path and query it sends): neutralised in the CSV, since
+# "=cmd|..." as a user agent would otherwise run in the auditor's Excel.
+CLIENT_TEXT_COLUMNS = frozenset({"user_agent", "method", "path", "query", "route", "role"})
 
 
 @dataclass
@@ -255,49 +259,150 @@ def verification_summary(start: datetime, end: datetime) -> dict[str, Any]:
     }
 
 
+# Labels of the evidence each finding kind records (audit.inspection's jsonb_build_object keys), in the
+# order the columns appear. A key missing here is still shown, under its own name.
+EVIDENCE_LABELS: dict[str, Any] = {
+    "requests": gettext_lazy("利用回数"),
+    "per_day": gettext_lazy("1日あたり"),
+    "baseline_per_day": gettext_lazy("平常時の1日あたり"),
+    "ratio": gettext_lazy("倍率"),
+    "off_hours_requests": gettext_lazy("時間外の利用回数"),
+    "share": gettext_lazy("割合"),
+    "days": gettext_lazy("日数"),
+    "work_hours": gettext_lazy("業務時間"),
+    "new_ips": gettext_lazy("初めてのIPアドレス"),
+    "requests_from_new_ips": gettext_lazy("初めてのIPからの利用回数"),
+    "foreign_ips": gettext_lazy("範囲外のIPアドレス"),
+    "requests_from_foreign_ips": gettext_lazy("範囲外のIPからの利用回数"),
+    "switches": gettext_lazy("切替回数"),
+    "ips": gettext_lazy("IPアドレス"),
+    "first_at": gettext_lazy("最初の日時"),
+    "within_minutes": gettext_lazy("判定の間隔（分）"),
+    "distinct_facilities": gettext_lazy("閲覧した設備数"),
+    "export_rows": gettext_lazy("出力行数"),
+    "exports": gettext_lazy("出力回数"),
+    "last_activity": gettext_lazy("最終利用"),
+    "idle_days": gettext_lazy("未利用日数"),
+    "suspension_after_days": gettext_lazy("自動停止までの日数"),
+    "issued": gettext_lazy("発行日時"),
+    "status": gettext_lazy("状態"),
+    "days_since_issue": gettext_lazy("発行後の日数"),
+    "active_accounts": gettext_lazy("有効なアカウント数"),
+}
+FINDING_COLUMNS = (
+    gettext_lazy("点検"),
+    gettext_lazy("組織"),
+    gettext_lazy("アカウント"),
+    gettext_lazy("種別"),
+    gettext_lazy("重要度"),
+    gettext_lazy("確認状況"),
+)
+
+
+def evidence_text(value: Any) -> Any:
+    """One evidence value as a cell: numbers stay numbers; lists of IPs read as 「203.0.113.5（12回）、…」."""
+    if isinstance(value, bool) or value is None:
+        return "" if value is None else str(value)
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, list):
+        parts = []
+        for item in value:
+            if isinstance(item, dict) and "ip" in item:
+                parts.append(_("%(ip)s（%(n)s回）") % {"ip": item["ip"], "n": item.get("requests", "?")})
+            else:
+                parts.append(str(item))
+        return "、".join(parts)
+    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
+        try:
+            return f"{datetime.fromisoformat(value).astimezone(JST):%Y-%m-%d %H:%M}"
+        except ValueError:
+            return value
+    return str(value)
+
+
+def evidence_keys(findings: list[dict[str, Any]]) -> list[str]:
+    """The evidence keys of these findings, in EVIDENCE_LABELS order (unknown keys last, by name)."""
+    present = {key for row in findings for key in row["numbers"]}
+    known = [key for key in EVIDENCE_LABELS if key in present]
+    return known + sorted(present - set(EVIDENCE_LABELS))
+
+
+def _write(sheet: Any, row: int, column: int, value: Any, fmt: Any = None) -> None:
+    """Numbers as numbers; everything else as neutralised text (XlsxWriter would turn 「=…」 into a formula)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        sheet.write_number(row, column, value, fmt)
+    else:
+        sheet.write_string(row, column, neutralise(str(value)), fmt)
+
+
+def _table(
+    workbook: Any,
+    formats: dict[str, Any],
+    name: str,
+    headings: list[str],
+    rows: list[list[Any]],
+    *,
+    title: str,
+    widths: list[int] | None = None,
+    bold_first: bool = False,
+) -> None:
+    """One sheet: a heading row and typed rows, widths from the data (or given), frozen heading, filter, A4
+    landscape fitted to the page width."""
+    sheet = workbook.add_worksheet(name)
+    fitted = column_widths([headings, *rows], maximum=40)
+    for index, width in enumerate(widths or fitted):
+        sheet.set_column(index, index, width, formats["wrap"])
+    sheet.set_row(0, 30)
+    for column, heading in enumerate(headings):
+        sheet.write_string(0, column, str(heading), formats["header"])
+    for line, values in enumerate(rows, start=1):
+        fmt = formats["bold"] if bold_first and line == 1 else None
+        for column, value in enumerate(values):
+            _write(sheet, line, column, value, fmt or (formats["integer"] if isinstance(value, int) else None))
+    print_setup(sheet, last_row=len(rows), last_column=len(headings) - 1, title=title)
+
+
 def write_xlsx(report: FiscalYearReport, handle: Any) -> None:
-    """Sheets: summary, usage per organisation and month, findings, account management, exports."""
+    """Sheets: summary, usage per organisation and month, findings (the evidence in labelled columns), account
+    management, exports. Every sheet prints on A4 landscape, one page wide, its heading row on every page."""
     workbook = xlsxwriter.Workbook(handle, {"constant_memory": True, "in_memory": False})
-    bold = workbook.add_format({"bold": True})
+    formats = workbook_formats(workbook)
     month_labels = [f"{m:%Y-%m}" for m in report.months]
+    title = _("%(year)d年度 監査報告") % {"year": report.fiscal_year}
 
-    sheet = workbook.add_worksheet(_("概要"))
-    sheet.write_row(0, 0, [_("項目"), _("値")], bold)
-    for line, (label, value) in enumerate(report.summary, start=1):
-        sheet.write_row(line, 0, [str(label), value if isinstance(value, int) else str(value)])
-    sheet.set_column(0, 0, 28)
-    sheet.set_column(1, 1, 90)
+    summary = [[str(label), value if isinstance(value, int) else str(value)] for label, value in report.summary]
+    _table(workbook, formats, _("概要"), [_("項目"), _("値")], summary, title=title, widths=[30, 80])
 
-    sheet = workbook.add_worksheet(_("組織別・月別利用"))
-    sheet.write_row(0, 0, [_("組織"), _("種別"), *month_labels, _("合計")], bold)
-    line = 1
-    sheet.write_row(line, 0, [_("全体"), "", *report.per_month, sum(report.per_month)], bold)
-    for row in report.per_organisation:
-        line += 1
-        sheet.write_row(line, 0, [row["organisation"], str(row["kind"]), *row["months"], row["total"]])
-    sheet.set_column(0, 0, 30)
-
-    sheet = workbook.add_worksheet(_("点検結果"))
-    sheet.write_row(
-        0, 0, [_("点検"), _("組織"), _("アカウント"), _("種別"), _("重要度"), _("確認状況"), _("根拠")], bold
+    usage = [[_("全体"), "", *report.per_month, sum(report.per_month)]]
+    usage += [[row["organisation"], str(row["kind"]), *row["months"], row["total"]] for row in report.per_organisation]
+    usage_headings = [_("組織"), _("種別"), *month_labels, _("合計")]
+    usage_widths = column_widths([usage_headings, *usage], maximum=30)
+    _table(
+        workbook,
+        formats,
+        _("組織別・月別利用"),
+        usage_headings,
+        usage,
+        title=title,
+        widths=usage_widths,
+        bold_first=True,
     )
-    for line, row in enumerate(report.findings, start=1):
-        sheet.write_row(
-            line,
-            0,
-            [row["run"], row["organisation"], row["account"], str(row["kind"]), str(row["severity"]),
-             str(row["state"]), str(row["numbers"])],
-        )  # fmt: skip
 
-    sheet = workbook.add_worksheet(_("アカウント管理"))
-    sheet.write_row(0, 0, [_("区分"), *month_labels, _("合計")], bold)
-    for line, row in enumerate(report.account_management, start=1):
-        sheet.write_row(line, 0, [str(row["label"]), *row["months"], row["total"]])
+    keys = evidence_keys(report.findings)
+    findings = [
+        [row["run"], row["organisation"], row["account"], str(row["kind"]), str(row["severity"]), str(row["state"]),
+         *(evidence_text(row["numbers"].get(key)) if key in row["numbers"] else "" for key in keys)]
+        for row in report.findings
+    ]  # fmt: skip
+    headings = [str(label) for label in FINDING_COLUMNS] + [str(EVIDENCE_LABELS.get(key, key)) for key in keys]
+    _table(workbook, formats, _("点検結果"), headings, findings, title=title)
 
-    sheet = workbook.add_worksheet(_("出力"))
-    sheet.write_row(0, 0, [_("組織"), _("アカウント"), _("出力回数"), _("行数")], bold)
-    for line, row in enumerate(report.exports, start=1):
-        sheet.write_row(line, 0, [row["organisation"], row["account"], row["exports"], row["rows"]])
+    accounts = [[str(row["label"]), *row["months"], row["total"]] for row in report.account_management]
+    _table(workbook, formats, _("アカウント管理"), [_("区分"), *month_labels, _("合計")], accounts, title=title)
+
+    exports = [[row["organisation"], row["account"], row["exports"], row["rows"]] for row in report.exports]
+    _table(workbook, formats, _("出力"), [_("組織"), _("アカウント"), _("出力回数"), _("行数")], exports, title=title)
     workbook.close()
 
 
@@ -314,7 +419,10 @@ def raw_csv_stream(start: datetime, end: datetime) -> Iterator[bytes]:
     yield CSV_BOM
     from psycopg import sql
 
-    columns = [sql.Identifier(name) for name in CSV_COLUMNS]
+    columns = [
+        sql.SQL(neutralise_sql(f'"{name}"')) if name in CLIENT_TEXT_COLUMNS else sql.Identifier(name)
+        for name in CSV_COLUMNS
+    ]
     columns[1] = sql.SQL("to_char(at AT TIME ZONE 'Asia/Tokyo', 'YYYY-MM-DD HH24:MI:SS.US') AS at")
     statement = sql.SQL(
         "COPY (SELECT {} FROM audit_accessrecord WHERE at >= {} AND at < {}) TO STDOUT WITH (FORMAT csv, HEADER true)"

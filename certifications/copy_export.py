@@ -1,5 +1,5 @@
-"""PostgreSQL CSV export through `COPY (SELECT ...) TO STDOUT`: the same rows, columns and display text as
-the Python path in exports.py, formatted by the database and streamed to the client as the COPY runs.
+"""Facility downloads through PostgreSQL `COPY (SELECT ...) TO STDOUT`: the database formats every cell (the CSV
+text, or the XLSX sheet's XML) and the rows stream out as the COPY runs.
 
 Recording before sending: the connection cannot run the disclosure's INSERT while a COPY is streaming on
 it, so the export's facility IDs are read first, in the export's order (one narrow query: an index-only
@@ -12,9 +12,10 @@ whole COPY before the first byte (the INSERTs must wait for the COPY to end); re
 one big COPY delays the first byte until PostgreSQL has sorted the whole export; a second connection for
 the COPY would not see the caller's uncommitted transaction.
 
-The SELECT is the person's scoped, filtered queryset; only the allowed columns are named in it. Text
-columns have line breaks folded to spaces, so every "\\n" in the output ends a record and becomes "\\r\\n"
-for Excel.
+The SELECT is the person's scoped, filtered queryset; only the allowed columns are named in it, masked
+fields (policy.MASKS) are computed as the person may see them, and every text cell is neutralised
+(renergy.spreadsheet). A line break inside a value stays inside its quoted CSV field (COPY quotes it); in
+the XLSX it becomes a space.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from certifications.municipalities import municipalities
 from certifications.presentation import MONTH_FIELDS
 from certifications.search import SORTS, ordered
 from renergy.geography import PREFECTURES
+from renergy.spreadsheet import MAX_WIDTH, MIN_WIDTH, neutralise_sql
 
 CHUNK_ROWS = 5000  # records per piece handed to the response
 # Rows recorded and COPYed by the first statement (small: its rows are the first to leave) and by each later
@@ -45,25 +47,41 @@ CHUNK_ROWS = 5000  # records per piece handed to the response
 # slower).
 FIRST_BATCH_ROWS = 2000
 BATCH_ROWS = 100_000
+WIDTH_SAMPLE_ROWS = 2000  # XLSX column widths fit the longest value among the first rows
 TABLE = f'"{Facility._meta.db_table}"'
-ID_SEPARATOR = "\x1f"  # ASCII unit separator, never in a facility ID (checked in copy_sql)
+ID_SEPARATOR = "\x1f"  # ASCII unit separator, never in a facility ID (checked in _recorded)
 SITE_TABLE = f'"{FacilitySite._meta.db_table}"'
+SITE_SEPARATOR = " / "
 # Session settings for the COPY only (reset afterwards). The per-row sites subquery pushes the estimate
 # past jit_above_cost, and compiling the plan then costs more than running it (seconds, for a 60,000-row
 # export). DateStyle ISO makes COPY print a date as YYYY-MM-DD itself, cheaper than to_char() per cell.
 # work_mem lets the sort of one export (a few tens of MB at the row cap) stay in memory.
 # statement_timeout: a large export's COPY may outlast the request-sized limit (renergy.databases).
 COPY_SETTINGS = {"jit": "off", "datestyle": "ISO, YMD", "work_mem": "64MB", "statement_timeout": "0"}
+# Excel stores a date as days since 1899-12-30 (the 1900 leap-year bug included).
+EXCEL_EPOCH_SQL = "DATE '1899-12-30'"
+
+
+def cell_kind(field: str) -> str:
+    """The XLSX cell type of a policy field (CSV writes them all as text)."""
+    if field in MONTH_FIELDS:
+        return "month"
+    if field in policy.RELATED_FIELDS:
+        return "text"
+    model_field = Facility._meta.get_field(field)
+    if model_field.choices or isinstance(model_field, models.BooleanField):
+        return "text"
+    if isinstance(model_field, models.DecimalField):
+        return "decimal"
+    if isinstance(model_field, models.PositiveIntegerField):
+        return "integer"
+    if isinstance(model_field, models.DateField):
+        return "date"
+    return "text"
 
 
 def _column(field: str) -> str:
     return f'{TABLE}."{Facility._meta.get_field(field).column}"'
-
-
-def _fold(sql: str) -> str:
-    """Line breaks to spaces. replace() returns its input untouched when there is nothing to replace, where
-    translate() rebuilds every (multibyte) value; a few per cent of the whole export."""
-    return f"replace(replace({sql}, E'\\r', ' '), E'\\n', ' ')"
 
 
 def _month_pattern() -> str:
@@ -82,16 +100,18 @@ def _month_pattern() -> str:
     return "".join(out)
 
 
-def _expression(field: str) -> tuple[str, list[Any]]:
-    """SQL text and parameters rendering one policy field as exports.py's formatter() does."""
+def _text_expression(field: str, masks: dict[str, policy.Mask]) -> tuple[str, list[Any]]:
+    """SQL text and parameters rendering one policy field as its display text (presentation.formatter)."""
     if field == "sites":
         # ARRAY(... ORDER BY position) reads the addresses in the order of the (facility, position) unique
         # index; string_agg(... ORDER BY) would sort every facility's sites again.
         return (
-            f"array_to_string(ARRAY(SELECT {_fold('s.address')} FROM {SITE_TABLE} s "  # noqa: S608
-            f"WHERE s.facility_id = {TABLE}.id ORDER BY s.position), ' / ')",
-            [],
+            f"array_to_string(ARRAY(SELECT s.address FROM {SITE_TABLE} s "  # noqa: S608
+            f"WHERE s.facility_id = {TABLE}.id ORDER BY s.position), %s)",
+            [SITE_SEPARATOR],
         )
+    if field in masks:
+        return policy.masked_sql(masks[field], TABLE)
     column = _column(field)
     if field == "municipality_code":
         names = json.dumps({code: name for code, (_pref, name) in municipalities().items()}, ensure_ascii=False)
@@ -103,51 +123,154 @@ def _expression(field: str) -> tuple[str, list[Any]]:
         return f"to_char({column}, %s)", [_month_pattern()]
     model_field = Facility._meta.get_field(field)
     if model_field.choices:
-        labels = json.dumps({str(key): str(label) for key, label in model_field.flatchoices}, ensure_ascii=False)
-        return f"coalesce(%s::jsonb ->> {column}, {column})", [labels]
+        # A CASE over a handful of keys is cheaper per row than a jsonb lookup.
+        choices = list(model_field.flatchoices)
+        whens = " ".join("WHEN %s THEN %s" for _choice in choices)
+        return f"CASE {column} {whens} ELSE {column} END", [str(item) for pair in choices for item in pair]
     if isinstance(model_field, models.BooleanField):
         return f"CASE WHEN {column} THEN %s WHEN NOT {column} THEN %s END", [_("有"), _("無")]
     if isinstance(model_field, models.DecimalField):
         return f"trim_scale({column})::text", []
     if isinstance(model_field, models.DateField):
-        return column, []  # printed as YYYY-MM-DD under COPY_SETTINGS' DateStyle
+        return f"{column}::text", []  # YYYY-MM-DD under COPY_SETTINGS' DateStyle
     if isinstance(model_field, models.CharField):
-        return _fold(column), []
+        return column, []
     return f"{column}::text", []
 
 
-def copy_sql(
-    queryset: QuerySet[Facility], fields: tuple[str, ...], *, sort_key: str, facility_ids: list[str]
-) -> tuple[str, list[Any]]:
-    """The COPY statement for the (scoped, filtered) queryset, limited to `facility_ids`, in the search order.
+def _value_expression(field: str, masks: dict[str, policy.Mask]) -> tuple[str, list[Any]]:
+    """The raw value an XLSX number cell holds: decimal text, or the Excel serial day of a date."""
+    kind = cell_kind(field)
+    if kind == "text":
+        return _text_expression(field, masks)
+    column = _column(field)
+    if kind in ("date", "month"):
+        return f"({column} - {EXCEL_EPOCH_SQL})::text", []
+    if kind == "decimal":
+        return f"trim_scale({column})::text", []
+    return f"{column}::text", []
+
+
+def _recorded(facility_ids: list[str]) -> RawSQL:
+    # One string split by the server: psycopg quotes a list element by element in Python (0.13 s for 60,000
+    # IDs). The separator cannot be part of an ID, or an ID could be cut into others that were not recorded.
+    joined = ID_SEPARATOR.join(facility_ids)
+    if joined.count(ID_SEPARATOR) != len(facility_ids) - 1:  # the importer allows [A-Z0-9] only; fail closed
+        raise ValueError("a facility ID holds the export's ID separator")
+    return RawSQL(  # noqa: S611 - the table name from the model, the IDs a parameter
+        f'{TABLE}."facility_id" = ANY(string_to_array(%s, %s))', (joined, ID_SEPARATOR), output_field=BooleanField()
+    )
+
+
+def _inner(
+    queryset: QuerySet[Facility], expressions: list[tuple[str, list[Any]]], *, sort_key: str, facility_ids: list[str]
+) -> tuple[str, list[Any], str]:
+    """(SQL, params, ORDER BY) of the inner query computing c0, c1, … plus the sort keys k0, k1 for the IDs.
 
     The formatted columns, the sites subquery included, are computed in an inner query (OFFSET 0 keeps the
     planner from merging it) in the order the rows are read, and only then sorted: with the ORDER BY and
     LIMIT in the same query level, PostgreSQL postpones the subquery past the sort and runs it once per row
     in facility_id order, jumping around the sites index (measured 20 % slower at 60,419 rows).
     """
-    assert fields and set(fields) <= set(policy.ALL_FIELDS)
     column, descending = SORTS[sort_key]
-    # Identifiers come from the model, field names from the policy (checked above); values are parameters.
-    annotations: dict[str, Any] = {f"c{index}": RawSQL(*_expression(field)) for index, field in enumerate(fields)}  # noqa: S611
+    # Identifiers come from the model, field names from the policy; values are parameters.
+    annotations: dict[str, Any] = {f"c{index}": RawSQL(*expression) for index, expression in enumerate(expressions)}  # noqa: S611
     keys = {"k0": F(column), "k1": F("facility_id")}
-    # One string split by the server: psycopg quotes a list element by element in Python (0.13 s for 60,000
-    # IDs). The separator cannot be part of an ID, or an ID could be cut into others that were not recorded.
-    joined = ID_SEPARATOR.join(facility_ids)
-    if joined.count(ID_SEPARATOR) != len(facility_ids) - 1:  # the importer allows [A-Z0-9] only; fail closed
-        raise ValueError("a facility ID holds the export's ID separator")
-    recorded = RawSQL(  # noqa: S611 - the table name from the model, the IDs a parameter
-        f'{TABLE}."facility_id" = ANY(string_to_array(%s, %s))', (joined, ID_SEPARATOR), output_field=BooleanField()
+    inner = (
+        queryset.filter(_recorded(facility_ids))
+        .order_by()
+        .annotate(**annotations, **keys)
+        .values_list(*annotations, *keys)
     )
-    inner = queryset.filter(recorded).order_by().annotate(**annotations, **keys).values_list(*annotations, *keys)
     sql, params = inner.query.sql_with_params()
     direction = " DESC" if descending else ""
     order = f"k1{direction}" if column == "facility_id" else f"k0{direction}, k1{direction}"
-    select = (
-        f"SELECT {', '.join(annotations)} FROM ({sql} OFFSET 0) AS export "  # noqa: S608
-        f"ORDER BY {order} LIMIT {len(facility_ids)}"
+    return f"({sql} OFFSET 0) AS export", list(params), order
+
+
+def csv_sql(
+    queryset: QuerySet[Facility], fields: tuple[str, ...], *, user: Any, sort_key: str, facility_ids: list[str]
+) -> tuple[str, list[Any]]:
+    """The CSV COPY statement for the (scoped, filtered) queryset, limited to `facility_ids`, in the search
+    order; text cells neutralised."""
+    assert fields and set(fields) <= set(policy.ALL_FIELDS)
+    masks = policy.masks_for(user)
+    source, params, order = _inner(
+        queryset, [_text_expression(field, masks) for field in fields], sort_key=sort_key, facility_ids=facility_ids
     )
-    return f"COPY ({select}) TO STDOUT WITH (FORMAT csv)", list(params)
+    cells = ", ".join(
+        neutralise_sql(f"c{index}") if cell_kind(field) == "text" else f"c{index}" for index, field in enumerate(fields)
+    )
+    select = f"SELECT {cells} FROM {source} ORDER BY {order} LIMIT {len(facility_ids)}"  # noqa: S608
+    return f"COPY ({select}) TO STDOUT WITH (FORMAT csv)", params
+
+
+def _letters(index: int) -> str:
+    """Excel column letters of a zero-based column index (0 -> A, 26 -> AA)."""
+    letters = ""
+    index += 1
+    while index:
+        index, remainder = divmod(index - 1, 26)
+        letters = chr(65 + remainder) + letters
+    return letters
+
+
+def _xml_escape(sql: str) -> str:
+    return f"replace(replace(replace({sql}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')"
+
+
+def xlsx_rows_sql(
+    queryset: QuerySet[Facility],
+    fields: tuple[str, ...],
+    *,
+    user: Any,
+    sort_key: str,
+    facility_ids: list[str],
+    first_row: int,
+    styles: dict[str, int],
+) -> tuple[str, list[Any]]:
+    """A COPY statement whose output lines are the sheet's `<row>` elements, from row number `first_row` on:
+    inline-string cells for text, numbers with a style for decimals, integers and dates (Excel serial days).
+    An empty value writes no cell (each cell carries its reference, so the next one stays in its column)."""
+    assert fields and set(fields) <= set(policy.ALL_FIELDS)
+    masks = policy.masks_for(user)
+    source, params, order = _inner(
+        queryset, [_value_expression(field, masks) for field in fields], sort_key=sort_key, facility_ids=facility_ids
+    )
+    cells = []
+    for index, field in enumerate(fields):
+        kind = cell_kind(field)
+        reference = f"'<c r=\"{_letters(index)}' || n"
+        if kind == "text":
+            value = _xml_escape(neutralise_sql(f"NULLIF(c{index}, '')"))
+            cells.append(f"{reference} || '\" t=\"inlineStr\"><is><t>' || {value} || '</t></is></c>'")
+        else:
+            cells.append(f"{reference} || '\" s=\"{styles[kind]}\"><v>' || c{index} || '</v></c>'")
+    # concat() builds each row once; a chain of || would copy the growing row for every cell. A NULL cell
+    # (its value NULL, so the whole || chain NULL) is skipped by concat().
+    row = f"concat('<row r=\"', n, '\">', {', '.join(cells)}, '</row>')"
+    numbered = f"SELECT *, (row_number() OVER (ORDER BY {order}) + {int(first_row) - 1})::text AS n FROM {source}"  # noqa: S608
+    select = f"SELECT {row} FROM ({numbered}) AS numbered ORDER BY {order} LIMIT {len(facility_ids)}"  # noqa: S608
+    return f"COPY ({select}) TO STDOUT", params
+
+
+def xlsx_widths(
+    queryset: QuerySet[Facility], fields: tuple[str, ...], *, user: Any, sort_key: str, facility_ids: list[str]
+) -> list[int]:
+    """Column widths (Excel character units) fitting the longest display text of each column among the first
+    rows: wide (CJK) characters, three bytes in UTF-8, count two."""
+    if not facility_ids:
+        return []
+    masks = policy.masks_for(user)
+    sample = facility_ids[:WIDTH_SAMPLE_ROWS]
+    source, params, _order = _inner(
+        queryset, [_text_expression(field, masks) for field in fields], sort_key=sort_key, facility_ids=sample
+    )
+    widths = ", ".join(f"max((octet_length(c{i}) + char_length(c{i})) / 2)" for i in range(len(fields)))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {widths} FROM {source}", params)  # noqa: S608
+        found = cursor.fetchone()
+    return [max(MIN_WIDTH, min(MAX_WIDTH, (width or 0) + 2)) for width in found]
 
 
 def export_ids(queryset: QuerySet[Facility], *, sort_key: str, limit: int) -> list[str]:
@@ -155,24 +278,18 @@ def export_ids(queryset: QuerySet[Facility], *, sort_key: str, limit: int) -> li
     return list(ordered(queryset, sort_key).values_list("facility_id", flat=True)[:limit])
 
 
-def csv_copy_stream(
+def copy_batches(
     request: HttpRequest,
-    queryset: QuerySet[Facility],
+    facility_ids: list[str],
     *,
-    sort_key: str,
     fields: tuple[str, ...],
-    limit: int,
-    header: bytes,
-) -> Iterator[bytes]:
-    """The export's IDs are read first; then batch after batch of them is recorded (committed; AuditUnavailable
-    propagates and nothing more is sent) and COPYed, the output streamed as it arrives in pieces of at most
-    CHUNK_ROWS records. The first batch is small, so the first byte leaves after a short COPY rather than
-    after PostgreSQL has sorted the whole export; memory stays flat whatever the size."""
-    facility_ids = export_ids(queryset, sort_key=sort_key, limit=limit)
-    if not facility_ids:
-        yield header
-        return
-    first = header
+    statement: Any,
+) -> Iterator[memoryview | bytes]:
+    """For batch after batch of `facility_ids`: record it (committed; AuditUnavailable propagates and nothing
+    more is sent), then run `statement(batch, rows_before)` as COPY and yield its output blocks as they arrive,
+    and an empty block after each batch.
+    The first batch is small, so the first byte leaves after a short COPY rather than after PostgreSQL has
+    sorted the whole export; memory stays flat whatever the size."""
     names = list(COPY_SETTINGS)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -184,27 +301,13 @@ def csv_copy_stream(
             start, size = 0, FIRST_BATCH_ROWS
             while start < len(facility_ids):
                 batch = facility_ids[start : start + size]
+                sql, params = statement(batch, start)
                 start += len(batch)
                 size = BATCH_ROWS
                 disclose(request, facility_ids=batch, fields=list(fields), kind="export", immediate=True)
-                statement, params = copy_sql(queryset, fields, sort_key=sort_key, facility_ids=batch)
-                pending = bytearray()
-                rows = 0
-                with cursor.cursor.copy(statement, params) as copy:
-                    # PostgreSQL sends one record per CopyData message, so the pieces end on whole records;
-                    # were the messages cut otherwise, the bytes would still go out unchanged and in order.
-                    for block in copy:
-                        offset = len(pending)
-                        pending += block
-                        rows += pending.count(b"\n", offset)
-                        if rows >= CHUNK_ROWS:
-                            yield first + bytes(pending).replace(b"\n", b"\r\n")
-                            first = b""
-                            pending.clear()
-                            rows = 0
-                if pending:
-                    yield first + bytes(pending).replace(b"\n", b"\r\n")
-                    first = b""
+                with cursor.cursor.copy(sql, params) as copy:
+                    yield from copy
+                yield b""  # the end of a batch: what is pending may leave
             finished = True
         finally:
             if finished:
@@ -214,5 +317,37 @@ def csv_copy_stream(
                 # collector in the middle of another query on the same connection, where SQL would deadlock. The
                 # connection still holds the settings (and may be mid-COPY), so Django drops it at request end.
                 connection.close_at = 0
-    if first:  # every recorded facility left the scope in between: the header alone
-        yield first
+
+
+def csv_copy_stream(
+    request: HttpRequest,
+    queryset: QuerySet[Facility],
+    *,
+    sort_key: str,
+    fields: tuple[str, ...],
+    limit: int,
+    header: bytes,
+) -> Iterator[bytes]:
+    """The CSV body (after `header`) in pieces of at most CHUNK_ROWS records, CRLF line ends for Excel."""
+    facility_ids = export_ids(queryset, sort_key=sort_key, limit=limit)
+    user = request.user
+
+    def statement(batch: list[str], _before: int) -> tuple[str, list[Any]]:
+        return csv_sql(queryset, fields, user=user, sort_key=sort_key, facility_ids=batch)
+
+    first = header
+    pending = bytearray()
+    rows = 0
+    # PostgreSQL sends one record per CopyData message, so the pieces end on whole records; were the
+    # messages cut otherwise, the bytes would still go out unchanged and in order.
+    for block in copy_batches(request, facility_ids, fields=fields, statement=statement):
+        offset = len(pending)
+        pending += block
+        rows += pending.count(b"\n", offset)
+        if rows >= CHUNK_ROWS or (not block and pending):
+            yield first + bytes(pending).replace(b"\n", b"\r\n")
+            first = b""
+            pending.clear()
+            rows = 0
+    if pending or first:
+        yield first + bytes(pending).replace(b"\n", b"\r\n")

@@ -24,7 +24,16 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Organisation, OrganisationKind
-from certifications.models import Facility, FacilitySite, FacilityStatus, InstallationForm, PowerSource, Scheme, Wiring
+from certifications.models import (
+    Facility,
+    FacilitySite,
+    FacilityStatus,
+    InstallationForm,
+    OperatorKind,
+    PowerSource,
+    Scheme,
+    Wiring,
+)
 from certifications.municipalities import municipalities, municipality_codes_by_prefecture
 from renergy.geography import PREFECTURES, SupplyArea, default_supply_area
 
@@ -334,6 +343,7 @@ class FacilityFactory:
         values = {
             "facility_id": self.facility_id(index),
             "operator_name": operator_name,
+            "operator_kind": OperatorKind.INDIVIDUAL if individual else OperatorKind.CORPORATION,
             "representative_name": representative,
             "operator_address": operator_address,
             "operator_phone": phone,

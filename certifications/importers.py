@@ -1,4 +1,17 @@
-"""Import of the agency's public per-prefecture facility list (.xlsx, or CSV in UTF-8 / Shift_JIS).
+"""Import of the agency's published per-prefecture facility list (事業計画認定情報 公表用ファイル, .xlsx, or a
+CSV saved from it in Shift_JIS or UTF-8), and of this system's own CSV/XLSX downloads.
+
+Reading: the table is found wherever it starts (any column, after any title rows): its heading row is the
+first one with a cell 「設備ID」. Headings are compared after NFKC (full-width digits, letters and brackets)
+with spaces and brackets removed and letters folded, so 「発電出力(kW)」, 「発電出力kW」 and 「発電出力（ｋＷ）」
+are one column. Both published sheets are read (「認定設備」, and 「すべての設備所在地」 with one row per parcel);
+the headings of this system's downloads (Japanese or English) are recognised too, so a download imports
+back unchanged. A heading or sheet that is not recognised is listed in the result, never silently dropped.
+
+The file owns the fields it carries: a column that is absent leaves the stored value alone (the published
+list has no procurement price; a stored one is kept). 法人・個人の別 comes from its column when the file has
+one (our downloads), else it is derived from the name for a new facility and kept for a stored one, so
+what the agency set survives the next published list.
 
 Two passes: every row is validated first, and a file with any bad row imports nothing (each bad row is
 reported with its line and the reason; reasons name the column, never echo personal data). Then rows are
@@ -9,24 +22,29 @@ interrupted run is completed by running it again.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
 import io
 import re
 import unicodedata
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
+from functools import cache
+from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 import openpyxl
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
-from certifications.models import Facility, FacilitySite, PowerSource, Scheme
+from certifications.models import Facility, FacilitySite, OperatorKind, PowerSource, Scheme
 from certifications.municipalities import resolve_address
+from certifications.operators import operator_kind_derive
 from renergy.geography import default_supply_area
+from renergy.spreadsheet import unneutralise
 
 MAIN_SHEET = "認定設備"
 SITES_SHEET = "すべての設備所在地"
@@ -34,6 +52,12 @@ BATCH = 1000
 HEADER_SEARCH_ROWS = 30
 EXCEL_EPOCH = datetime.date(1899, 12, 30)
 FACILITY_ID = re.compile(r"^[A-Z0-9]{6,20}$")
+SITE_SEPARATOR = " / "  # how a download joins all 所在地 into one cell (copy_export.SITE_SEPARATOR)
+ACCEPTED_SUFFIXES = (".xlsx", ".csv")
+# A zip of all 47 prefectures is well under these; anything beyond is refused before it is unpacked.
+ZIP_MAX_MEMBERS = 100
+ZIP_MAX_BYTES = 2 * 1024**3
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 Progress = Callable[[str, int, int], None]
 
@@ -47,15 +71,15 @@ def _norm(text: Any) -> str:
 
 
 def _header_key(text: Any) -> str:
-    return re.sub(r"[\s()（）]", "", _norm(text))
+    return re.sub(r"[\s()\[\]{}（）［］【】「」『』〔〕・/／]", "", _norm(text)).casefold()
 
 
 def _blank(value: Any) -> bool:
-    return value is None or _norm(value) in {"", "-", "ー", "—", "‐"}
+    return value is None or _norm(value) in {"", "-", "ー", "—", "‐", "―"}
 
 
 def _text(value: Any, max_length: int) -> str:
-    text = "" if _blank(value) else _norm(value)
+    text = "" if _blank(value) else _CONTROL.sub(" ", unneutralise(_norm(value))).strip()
     if len(text) > max_length:
         raise RowInvalid(f"{max_length}文字を超えています")
     return text
@@ -75,6 +99,13 @@ def _decimal(value: Any, *, required: bool, positive: bool = False) -> Decimal |
     return number.quantize(Decimal("0.001"))
 
 
+def _price(value: Any) -> Decimal | None:
+    number = _decimal(value, required=False)
+    if number is not None and number >= Decimal("1e6"):
+        raise RowInvalid("範囲外の数値です")
+    return None if number is None else number.quantize(Decimal("0.01"))
+
+
 def _integer(value: Any) -> int:
     if _blank(value):
         return 0
@@ -87,7 +118,7 @@ def _integer(value: Any) -> int:
     return int(number)
 
 
-_DATE_TEXT = re.compile(r"^(\d{4})\s*[/\-.年]\s*(\d{1,2})\s*[/\-.月]\s*(\d{1,2})\s*日?$")
+_DATE_TEXT = re.compile(r"^(\d{4})\s*[/\-.年]\s*(\d{1,2})\s*[/\-.月]\s*(\d{1,2})\s*日?(?:\s+0{1,2}:00(?::00)?)?$")
 _MONTH_TEXT = re.compile(r"^(\d{4})\s*[/\-.年]\s*(\d{1,2})\s*月?$")
 
 
@@ -130,13 +161,17 @@ def _month(value: Any) -> datetime.date | None:
     return datetime.date(int(match[1]), int(match[2]), 1)
 
 
+_YES = {"有", "あり", "有り", "○", "〇", "はい", "yes", "true"}
+_NO = {"無", "なし", "無し", "×", "いいえ", "no", "false"}
+
+
 def _flag(value: Any) -> bool | None:
     if _blank(value):
         return None
-    text = _norm(value)
-    if text in {"有", "あり", "有り", "○", "〇", "はい"}:
+    text = _norm(value).casefold()
+    if text in _YES:
         return True
-    if text in {"無", "なし", "無し", "×", "いいえ"}:
+    if text in _NO:
         return False
     raise RowInvalid("「有」または「無」ではありません")
 
@@ -155,34 +190,141 @@ def _source(value: Any) -> str:
     for keyword, source in _SOURCES:
         if keyword in text:
             return source
+    choice = _choice_labels("power_source").get(_header_key(text))
+    if choice:
+        return choice
     raise RowInvalid("電源種別が分かりません" if text else "必須です")
 
 
-# Header of the public list -> (model field, parser). Parsers raise RowInvalid with a reason.
-COLUMNS: dict[str, tuple[str, Callable[[Any], Any]]] = {
-    "設備ID": ("facility_id", lambda v: _norm(v).upper()),
-    "発電事業者名": ("operator_name", lambda v: _text(v, 200)),
-    "代表者名": ("representative_name", lambda v: _text(v, 100)),
-    "事業者の住所": ("operator_address", lambda v: _text(v, 300)),
-    "事業者の電話番号": ("operator_phone", lambda v: _text(v, 30)),
-    "発電設備区分": ("power_source", _source),
-    "発電出力kW": ("capacity_kw", lambda v: _decimal(v, required=True, positive=True)),
-    "代表住所": ("site_address", lambda v: _text(v, 300)),
-    "他の筆数": ("other_parcel_count", _integer),
-    "太陽電池の合計出力kW": ("panel_capacity_kw", lambda v: _decimal(v, required=False)),
-    "新規認定日": ("certified_on", lambda v: _date(v, required=True)),
-    "運転開始予定日": ("planned_operation_on", lambda v: _date(v, required=False)),
-    "運転開始報告年月": ("operation_reported_month", _month),
-    "自立運転機能": ("self_sustained_operation", _flag),
-    "給電用コンセント": ("power_outlet", _flag),
-    "廃棄費用の積立方法": ("disposal_reserve_method", lambda v: _text(v, 100)),
-    "廃棄費用の積立状況": ("disposal_reserve_status", lambda v: _text(v, 100)),
-    "調達期間終了年月": ("procurement_end_month", _month),
-}
-REQUIRED_COLUMNS = ("設備ID", "発電事業者名", "発電設備区分", "発電出力kW", "代表住所", "新規認定日")
-SITE_ADDRESS_HEADERS = ("設備所在地", "設備の所在地", "所在地")
-# Fields the import owns; everything else on a stored facility (organisation, prices, …) is left alone.
-IMPORTED_FIELDS = (*(name for name, _parser in COLUMNS.values()), "prefecture_code", "municipality_code")
+@cache
+def _choice_labels(field_name: str) -> dict[str, str]:
+    """Heading-normalised label (Japanese and English) or key -> stored key, for a field with choices."""
+    labels: dict[str, str] = {}
+    for language in ("ja", "en"):
+        with translation.override(language):
+            for key, label in Facility._meta.get_field(field_name).flatchoices:
+                labels[_header_key(str(label))] = str(key)
+                labels[_header_key(str(key))] = str(key)
+    return labels
+
+
+def _choice(field_name: str, *, required: bool = False) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        if _blank(value):
+            if required:
+                raise RowInvalid("必須です")
+            return ""
+        key = _choice_labels(field_name).get(_header_key(value))
+        if key is None:
+            raise RowInvalid("選択肢にない値です")
+        return key
+
+    return parse
+
+
+def _operator_kind(value: Any) -> str:
+    text = _norm(value)
+    if text in ("法人", "団体"):
+        return OperatorKind.CORPORATION
+    return _choice("operator_kind", required=True)(value)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column the importer knows: the model field it fills, its parser, and the headings it goes by
+    (besides the field's own label in Japanese and English, which our downloads use)."""
+
+    field: str
+    parse: Callable[[Any], Any]
+    headings: tuple[str, ...] = ()
+    # Recognised but not imported: derived from another column (都道府県, 市区町村 from the address).
+    derived: bool = False
+
+
+def _kept(value: Any) -> Any:
+    return value
+
+
+# The published list's 18 columns first (their headings as published), then what our downloads add.
+COLUMNS: tuple[Column, ...] = (
+    Column("facility_id", lambda v: _norm(v).upper(), ("設備ID",)),
+    Column("operator_name", lambda v: _text(v, 200), ("発電事業者名", "事業者名")),
+    Column("representative_name", lambda v: _text(v, 100), ("代表者名", "設置者名")),
+    Column("operator_address", lambda v: _text(v, 300), ("事業者の住所", "事業者住所")),
+    Column("operator_phone", lambda v: _text(v, 30), ("事業者の電話番号", "事業者電話番号")),
+    Column("power_source", _source, ("発電設備区分", "電源種別")),
+    Column(
+        "capacity_kw",
+        lambda v: _decimal(v, required=True, positive=True),
+        ("発電出力(kW)", "発電出力", "設備容量(kW)", "設備容量"),
+    ),
+    Column("site_address", lambda v: _text(v, 300), ("代表住所", "設置場所")),
+    Column("other_parcel_count", _integer, ("他の筆数",)),
+    Column(
+        "panel_capacity_kw", lambda v: _decimal(v, required=False), ("太陽電池の合計出力(kW)", "太陽電池の合計出力")
+    ),
+    Column("certified_on", lambda v: _date(v, required=True), ("新規認定日", "認定日")),
+    Column("planned_operation_on", lambda v: _date(v, required=False), ("運転開始予定日",)),
+    Column("operation_reported_month", _month, ("運転開始報告年月",)),
+    Column("self_sustained_operation", _flag, ("自立運転機能",)),
+    Column("power_outlet", _flag, ("給電用コンセント",)),
+    Column("disposal_reserve_method", lambda v: _text(v, 100), ("廃棄費用の積立方法",)),
+    Column("disposal_reserve_status", lambda v: _text(v, 100), ("廃棄費用の積立状況",)),
+    Column("procurement_end_month", _month, ("調達期間終了年月", "調達期間満了年月")),
+    # Carried by this system's downloads.
+    Column("operator_kind", _operator_kind, ("法人・個人", "法人個人の別")),
+    Column("specified_corporation", _flag),
+    Column("application_date", lambda v: _date(v, required=False)),
+    Column("change_certified_on", lambda v: _date(v, required=False)),
+    Column("operation_start_on", lambda v: _date(v, required=False)),
+    Column("status", _choice("status", required=True)),
+    Column("lapse_deadline", lambda v: _date(v, required=False)),
+    Column("procurement_price", _price),
+    Column("connection_contract_on", lambda v: _date(v, required=False)),
+    Column("wiring", _choice("wiring")),
+    Column("plant_name", lambda v: _text(v, 200), ("発電所名",)),
+    Column("panel_maker", lambda v: _text(v, 100)),
+    Column("panel_model", lambda v: _text(v, 100)),
+    Column("installation_form", _choice("installation_form")),
+    Column("scheme", _choice("scheme", required=True), ("制度",)),
+    Column("supply_area", _choice("supply_area", required=True)),
+    Column("prefecture_code", _kept, ("都道府県",), derived=True),
+    Column("municipality_code", _kept, ("市区町村",), derived=True),
+)
+REQUIRED_FIELDS = ("facility_id", "operator_name", "power_source", "capacity_kw", "site_address", "certified_on")
+COLUMN_BY_FIELD = {column.field: column for column in COLUMNS}
+# The sites sheet: 設備ID, 連番 and 発電設備の所在地 are read; the rest repeat the main sheet.
+SITE_ID_HEADINGS = ("設備ID",)
+SITE_NUMBER_HEADINGS = ("連番", "順番")
+SITE_ADDRESS_HEADINGS = ("発電設備の所在地", "設備所在地", "設備の所在地", "所在地")
+SITE_REPEATED_HEADINGS = ("発電事業者名", "代表者名", "発電設備区分", "発電出力(kW)", "太陽電池の合計出力(kW)")
+SITES_FIELD_LABELS = ("すべての設備所在地",)
+
+
+@cache
+def _heading_index() -> dict[str, Column]:
+    """Normalised heading -> column: the published headings and the field labels in both languages."""
+    index: dict[str, Column] = {}
+    for column in COLUMNS:
+        names = list(column.headings)
+        for language in ("ja", "en"):
+            with translation.override(language):
+                names.append(str(Facility._meta.get_field(column.field).verbose_name))
+        for name in names:
+            index.setdefault(_header_key(name), column)
+    return index
+
+
+@cache
+def _sites_keys() -> frozenset[str]:
+    """Headings of a download's all-sites column (presentation.field_label("sites")) in both languages."""
+    from certifications.presentation import field_label
+
+    labels = set(SITES_FIELD_LABELS)
+    for language in ("ja", "en"):
+        with translation.override(language):
+            labels.add(field_label("sites"))
+    return frozenset(_header_key(label) for label in labels)
 
 
 @dataclass
@@ -205,6 +347,8 @@ class ImportResult:
     updated: int = 0
     unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
+    # Headings (「シート: 見出し」) and sheets the importer does not know; their data was not imported.
+    unrecognised: list[str] = field(default_factory=list)
 
 
 # --- reading -------------------------------------------------------------------------------------------
@@ -214,39 +358,63 @@ class ImportResult:
 class Table:
     name: str
     header_line: int
-    headers: list[str]
-    rows: list[tuple[int, list[Any]]]  # (line number, cells)
+    headers: list[str]  # as written (for the list of unrecognised ones)
+    keys: list[str]  # normalised
+    rows: list[tuple[int, list[Any]]]  # (line number, cells from the table's first column on)
+
+    def position(self, *headings: str) -> int | None:
+        for heading in headings:
+            key = _header_key(heading)
+            if key in self.keys:
+                return self.keys.index(key)
+        return None
 
 
-def _find_table(name: str, rows: Iterator[tuple[int, list[Any]]], first_header: str) -> Table | None:
-    """The header row is the first one starting with `first_header` (the public list has title rows above)."""
+def _find_table(name: str, rows: Iterator[tuple[int, list[Any]]]) -> Table | None:
+    """The heading row is the first one with a 「設備ID」 cell, in any column; the table starts there."""
+    target = _header_key("設備ID")
     for line, cells in rows:
-        if cells and _header_key(cells[0]) == first_header:
-            headers = [_header_key(cell) for cell in cells]
-            body = [(n, list(c)) for n, c in rows if any(not _blank(x) for x in c)]
-            return Table(name, line, headers, body)
+        start = next((index for index, cell in enumerate(cells) if _header_key(cell) == target), None)
+        if start is not None:
+            headers = [_norm(cell) for cell in cells[start:]]
+            while headers and not headers[-1]:
+                headers.pop()
+            keys = [_header_key(header) for header in headers]
+            body = [(n, list(c[start:])) for n, c in rows if any(not _blank(x) for x in c)]
+            return Table(name, line, headers, keys, body)
         if line > HEADER_SEARCH_ROWS:
             return None
     return None
 
 
-def _xlsx_tables(handle: IO[bytes]) -> tuple[Table | None, Table | None, list[RowError]]:
+def _is_sites_table(table: Table) -> bool:
+    return table.position(*SITE_ADDRESS_HEADINGS) is not None and table.position("代表住所", "新規認定日") is None
+
+
+def _xlsx_tables(handle: IO[bytes]) -> tuple[Table | None, Table | None, list[str], list[RowError]]:
     try:
         workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
     except Exception:
-        return None, None, [RowError("-", "Excel ファイルとして読めません")]
+        return None, None, [], [RowError("-", "Excel ファイルとして読めません")]
+    main: Table | None = None
+    sites: Table | None = None
+    unknown: list[str] = []
     try:
-        sheets = {_norm(name): name for name in workbook.sheetnames}
-        if MAIN_SHEET not in sheets:
-            return None, None, [RowError("-", f"シート「{MAIN_SHEET}」がありません")]
-
-        def rows(sheet_name: str) -> Iterator[tuple[int, list[Any]]]:
-            for number, cells in enumerate(workbook[sheet_name].iter_rows(values_only=True), start=1):
-                yield number, list(cells)
-
-        main = _find_table(MAIN_SHEET, rows(sheets[MAIN_SHEET]), "設備ID")
-        sites = _find_table(SITES_SHEET, rows(sheets[SITES_SHEET]), "設備ID") if SITES_SHEET in sheets else None
-        return main, sites, []
+        for sheet_name in workbook.sheetnames:
+            rows = (
+                (number, list(cells))
+                for number, cells in enumerate(workbook[sheet_name].iter_rows(values_only=True), start=1)
+            )
+            table = _find_table(_norm(sheet_name), rows)
+            if table is None:
+                unknown.append(f"シート「{sheet_name}」（「設備ID」の見出しがありません）")
+            elif _is_sites_table(table) and sites is None:
+                sites = table
+            elif not _is_sites_table(table) and main is None:
+                main = table
+            else:
+                unknown.append(f"シート「{sheet_name}」（同じ種類の表が他のシートにあります）")
+        return main, sites, unknown, []
     finally:
         workbook.close()
 
@@ -261,15 +429,22 @@ def decode_csv(data: bytes) -> str:
         return data.decode("cp932")
 
 
-def _csv_tables(handle: IO[bytes]) -> tuple[Table | None, Table | None, list[RowError]]:
+def _csv_tables(handle: IO[bytes]) -> tuple[Table | None, Table | None, list[str], list[RowError]]:
     try:
         text = decode_csv(handle.read())
     except UnicodeDecodeError:
-        return None, None, [RowError("-", "文字コードが UTF-8 でも Shift_JIS でもありません")]
+        return None, None, [], [RowError("-", "文字コードが UTF-8 でも Shift_JIS でもありません")]
     reader = csv.reader(io.StringIO(text, newline=""))
     # csv.reader.line_num counts physical lines, so a quoted newline does not shift the reported line.
-    rows = ((reader.line_num, cells) for cells in reader)
-    return _find_table("CSV", rows, "設備ID"), None, []
+    table = _find_table("CSV", ((reader.line_num, cells) for cells in reader))
+    if table is not None and _is_sites_table(table):
+        return (
+            None,
+            None,
+            [],
+            [RowError("-", f"「{SITES_SHEET}」の表だけでは取り込めません（.xlsx を取り込んでください）")],
+        )
+    return table, None, [], []
 
 
 # --- validation ----------------------------------------------------------------------------------------
@@ -279,11 +454,36 @@ def _label(table: Table, line: int) -> str:
     return f"{table.name} {line}行目" if table.name != "CSV" else f"{line}行目"
 
 
-def _parse_main(table: Table, progress: Progress) -> tuple[list[ParsedFacility], list[RowError]]:
-    index = {header: position for position, header in enumerate(table.headers) if header}
-    missing = [name for name in REQUIRED_COLUMNS if _header_key(name) not in index]
+def _main_columns(table: Table) -> tuple[dict[str, int], int | None, list[str]]:
+    """(field -> position, position of an all-sites cell, unrecognised headings) of the main table."""
+    index = _heading_index()
+    positions: dict[str, int] = {}
+    sites_position = None
+    unrecognised: list[str] = []
+    for position, (header, key) in enumerate(zip(table.headers, table.keys, strict=True)):
+        if not key:
+            if any(not _blank(cells[position]) for _line, cells in table.rows if position < len(cells)):
+                unrecognised.append(f"{table.name}: {position + 1}列目（見出しなし）")
+            continue
+        column = index.get(key)
+        if key in _sites_keys():
+            sites_position = position
+        elif column is None or column.field in positions:
+            unrecognised.append(f"{table.name}: {header}")
+        else:
+            positions[column.field] = position
+    return positions, sites_position, unrecognised
+
+
+def _parse_main(
+    table: Table, positions: dict[str, int], sites_position: int | None, progress: Progress
+) -> tuple[list[ParsedFacility], list[RowError]]:
+    missing = [COLUMN_BY_FIELD[name].headings[0] for name in REQUIRED_FIELDS if name not in positions]
     if missing:
         return [], [RowError(_label(table, table.header_line), f"列がありません: {'、'.join(missing)}")]
+    # Reasons name the column as the file writes it.
+    columns = [(COLUMN_BY_FIELD[name], position, table.headers[position]) for name, position in positions.items()]
+    heading_of = {column.field: header for column, _position, header in columns}
     parsed: list[ParsedFacility] = []
     errors: list[RowError] = []
     seen: dict[str, str] = {}
@@ -294,13 +494,15 @@ def _parse_main(table: Table, progress: Progress) -> tuple[list[ParsedFacility],
         label = _label(table, line)
         values: dict[str, Any] = {}
         reasons: list[str] = []
-        for header, (name, parser) in COLUMNS.items():
-            position = index.get(_header_key(header))
-            raw = cells[position] if position is not None and position < len(cells) else None
+        for column, position, header in columns:
+            raw = cells[position] if position < len(cells) else None
             try:
-                values[name] = parser(raw)
+                value = column.parse(raw)
             except RowInvalid as problem:
                 reasons.append(f"{header}: {problem}")
+                continue
+            if not column.derived:
+                values[column.field] = value
         facility_id = values.get("facility_id", "")
         if not FACILITY_ID.match(facility_id or ""):
             reasons.append("設備ID: 英大文字と数字6〜20文字ではありません")
@@ -309,83 +511,124 @@ def _parse_main(table: Table, progress: Progress) -> tuple[list[ParsedFacility],
         else:
             seen[facility_id] = label
         for required in ("operator_name", "site_address"):
-            if not values.get(required) and not any(r.startswith(_column_of(required)) for r in reasons):
-                reasons.append(f"{_column_of(required)}: 必須です")
-        location = resolve_address(values.get("site_address") or "") if values.get("site_address") else None
-        if values.get("site_address") and location is None:
-            reasons.append("代表住所: 都道府県・市区町村を特定できません")
+            heading = heading_of[required]
+            if not values.get(required) and not any(r.startswith(heading) for r in reasons):
+                reasons.append(f"{heading}: 必須です")
+        address = values.get("site_address") or ""
+        location = resolve_address(address) if address else None
+        if address and location is None:
+            reasons.append(f"{heading_of['site_address']}: 都道府県・市区町村を特定できません")
+        sites: list[tuple[str, str, str]] = [(address, *location)] if location else []
+        if sites_position is not None and sites_position < len(cells) and not _blank(cells[sites_position]):
+            for other in _norm(cells[sites_position]).split(SITE_SEPARATOR):
+                problem = _add_site(sites, _text(other, 10_000))
+                if problem:
+                    reasons.append(f"すべての設備所在地: {problem}")
+                    break
         if reasons:
             errors.append(RowError(label, "; ".join(reasons)))
             continue
         assert location is not None
         values["prefecture_code"], values["municipality_code"] = location
-        parsed.append(ParsedFacility(label, values, [(values["site_address"], *location)]))
+        parsed.append(ParsedFacility(label, values, sites))
     return parsed, errors
 
 
-def _column_of(name: str) -> str:
-    return next(header for header, (field_name, _parser) in COLUMNS.items() if field_name == name)
+def _add_site(sites: list[tuple[str, str, str]], address: str) -> str | None:
+    """Append a 所在地 unless it is already listed; the reason when it cannot be used."""
+    address = address.strip()
+    if not address:
+        return "必須です"
+    if len(address) > 300:
+        return "300文字を超えています"
+    location = resolve_address(address)
+    if location is None:
+        return "都道府県・市区町村を特定できません"
+    if all(address != existing for existing, *_codes in sites):
+        sites.append((address, *location))
+    return None
 
 
-def _attach_sites(table: Table, parsed: list[ParsedFacility]) -> list[RowError]:
-    index = {header: position for position, header in enumerate(table.headers) if header}
-    address_column = next((index[h] for h in map(_header_key, SITE_ADDRESS_HEADERS) if h in index), None)
-    if address_column is None:
-        return [RowError(_label(table, table.header_line), f"列がありません: {SITE_ADDRESS_HEADERS[0]}")]
+def _attach_sites(table: Table, parsed: list[ParsedFacility]) -> tuple[list[RowError], list[str]]:
+    """The sites sheet's parcels, in 連番 order, after each facility's representative address."""
+    id_position = table.position(*SITE_ID_HEADINGS)
+    number_position = table.position(*SITE_NUMBER_HEADINGS)
+    address_position = table.position(*SITE_ADDRESS_HEADINGS)
+    known = {_header_key(h) for h in (*SITE_ID_HEADINGS, *SITE_NUMBER_HEADINGS, *SITE_ADDRESS_HEADINGS)}
+    known |= {_header_key(h) for h in SITE_REPEATED_HEADINGS}
+    unrecognised = [
+        f"{table.name}: {header}"
+        for header, key in zip(table.headers, table.keys, strict=True)
+        if key and key not in known
+    ]
+    if address_position is None or id_position is None:
+        return [RowError(_label(table, table.header_line), f"列がありません: {SITE_ADDRESS_HEADINGS[0]}")], unrecognised
     by_id = {item.values["facility_id"]: item for item in parsed}
     errors: list[RowError] = []
+    ordered: list[tuple[str, int, int, str, str]] = []  # (facility ID, 連番, line, label, address)
     for line, cells in table.rows:
-        facility_id = _norm(cells[0]).upper() if cells else ""
-        address = (
-            _norm(cells[address_column]) if address_column < len(cells) and not _blank(cells[address_column]) else ""
-        )
-        item = by_id.get(facility_id)
-        if item is None:
-            errors.append(RowError(_label(table, line), "設備ID: 認定設備シートにありません"))
+        facility_id = _norm(cells[id_position]).upper() if id_position < len(cells) else ""
+        label = _label(table, line)
+        if facility_id not in by_id:
+            errors.append(RowError(label, "設備ID: 認定設備シートにありません"))
             continue
-        if not address:
-            errors.append(RowError(_label(table, line), "設備所在地: 必須です"))
+        number = 0
+        if number_position is not None:
+            try:
+                number = _integer(cells[number_position] if number_position < len(cells) else None)
+            except RowInvalid as problem:
+                errors.append(RowError(label, f"連番: {problem}"))
+                continue
+        try:
+            address = _text(cells[address_position] if address_position < len(cells) else None, 300)
+        except RowInvalid as problem:
+            errors.append(RowError(label, f"{SITE_ADDRESS_HEADINGS[0]}: {problem}"))
             continue
-        if len(address) > 300:
-            errors.append(RowError(_label(table, line), "設備所在地: 300文字を超えています"))
-            continue
-        location = resolve_address(address)
-        if location is None:
-            errors.append(RowError(_label(table, line), "設備所在地: 都道府県・市区町村を特定できません"))
-            continue
-        if all(address != existing for existing, *_codes in item.sites):
-            item.sites.append((address, *location))
-    return errors
+        ordered.append((facility_id, number, line, label, address))
+    for facility_id, _number, _line, label, address in sorted(ordered, key=lambda item: item[:3]):
+        problem = _add_site(by_id[facility_id].sites, address)
+        if problem:
+            errors.append(RowError(label, f"{SITE_ADDRESS_HEADINGS[0]}: {problem}"))
+    return errors, unrecognised
 
 
-def read_and_validate(
-    handle: IO[bytes], *, name: str, progress: Progress | None = None
-) -> tuple[list[ParsedFacility], list[RowError]]:
+@dataclass
+class Validated:
+    parsed: list[ParsedFacility]
+    errors: list[RowError]
+    fields: tuple[str, ...]  # the model fields this file owns
+    unrecognised: list[str]
+
+
+def read_and_validate(handle: IO[bytes], *, name: str, progress: Progress | None = None) -> Validated:
     suffix = Path(name).suffix.lower()
     if suffix == ".xlsx":
-        main, sites, errors = _xlsx_tables(handle)
+        main, sites, unknown, errors = _xlsx_tables(handle)
     elif suffix == ".csv":
-        main, sites, errors = _csv_tables(handle)
+        main, sites, unknown, errors = _csv_tables(handle)
     else:
-        return [], [RowError("-", ".xlsx または .csv ではありません")]
+        return Validated([], [RowError("-", ".xlsx または .csv ではありません")], (), [])
     if errors:
-        return [], errors
+        return Validated([], errors, (), unknown)
     if main is None:
-        return [], [RowError("-", "「設備ID」で始まる見出し行が見つかりません")]
-    parsed, errors = _parse_main(main, progress or (lambda phase, done, total: None))
+        return Validated([], [RowError("-", "「設備ID」で始まる見出し行が見つかりません")], (), unknown)
+    positions, sites_position, unrecognised = _main_columns(main)
+    parsed, errors = _parse_main(main, positions, sites_position, progress or (lambda phase, done, total: None))
     if sites is not None and not errors:
-        errors.extend(_attach_sites(sites, parsed))
-    return parsed, errors
+        site_errors, site_unrecognised = _attach_sites(sites, parsed)
+        errors.extend(site_errors)
+        unrecognised.extend(site_unrecognised)
+    owned = tuple(name for name in positions if not COLUMN_BY_FIELD[name].derived)
+    fields = (*owned, "prefecture_code", "municipality_code")
+    return Validated(parsed, errors, fields, [*unknown, *unrecognised])
 
 
 # --- writing -------------------------------------------------------------------------------------------
 
 
-def _write_batch(batch: list[ParsedFacility], result: ImportResult) -> None:
+def _write_batch(batch: list[ParsedFacility], fields: tuple[str, ...], result: ImportResult) -> None:
     ids = [item.values["facility_id"] for item in batch]
-    stored = {
-        row["facility_id"]: row for row in Facility.objects.filter(facility_id__in=ids).values("pk", *IMPORTED_FIELDS)
-    }
+    stored = {row["facility_id"]: row for row in Facility.objects.filter(facility_id__in=ids).values("pk", *fields)}
     stored_sites: dict[int, list[tuple[str, str, str]]] = {}
     for facility, address, prefecture, municipality in (
         FacilitySite.objects.filter(facility_id__in=[row["pk"] for row in stored.values()])
@@ -401,15 +644,12 @@ def _write_batch(batch: list[ParsedFacility], result: ImportResult) -> None:
     for item in batch:
         row = stored.get(item.values["facility_id"])
         if row is None:
-            new.append(
-                Facility(
-                    **item.values,
-                    supply_area=default_supply_area(item.values["prefecture_code"]),
-                    scheme=Scheme.FIT,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+            defaults = {
+                "supply_area": default_supply_area(item.values["prefecture_code"]),
+                "scheme": Scheme.FIT,
+                "operator_kind": operator_kind_derive(name=item.values["operator_name"]),
+            }
+            new.append(Facility(**{**defaults, **item.values}, created_at=now, updated_at=now))
             new_sites[item.values["facility_id"]] = item.sites
             continue
         fields_differ = any(row[name] != value for name, value in item.values.items())
@@ -430,7 +670,7 @@ def _write_batch(batch: list[ParsedFacility], result: ImportResult) -> None:
                 replace_sites[pks[facility_id]] = sites
             result.created += len(new)
         if changed:
-            Facility.objects.bulk_update(changed, [*IMPORTED_FIELDS, "updated_at"])
+            Facility.objects.bulk_update(changed, [*fields, "updated_at"])
         if replace_sites:
             FacilitySite.objects.filter(facility_id__in=list(replace_sites)).delete()
             FacilitySite.objects.bulk_create(
@@ -443,17 +683,61 @@ def _write_batch(batch: list[ParsedFacility], result: ImportResult) -> None:
 
 
 def facilities_import(handle: IO[bytes], *, name: str, progress: Progress | None = None) -> ImportResult:
-    """Validate the whole file; if every row is good, upsert it by 設備ID. Returns counts and row errors."""
+    """Validate the whole file; if every row is good, upsert it by 設備ID. Returns counts, row errors and the
+    headings that were not recognised."""
     report = progress or (lambda phase, done, total: None)
     report("validating", 0, 0)
-    parsed, errors = read_and_validate(handle, name=name, progress=report)
-    result = ImportResult(total=len(parsed) + len(errors), errors=errors)
-    if errors:
+    checked = read_and_validate(handle, name=name, progress=report)
+    result = ImportResult(
+        total=len(checked.parsed) + len(checked.errors), errors=checked.errors, unrecognised=checked.unrecognised
+    )
+    if checked.errors:
         report("rejected", 0, result.total)
         return result
-    report("writing", 0, len(parsed))
-    for start in range(0, len(parsed), BATCH):
-        _write_batch(parsed[start : start + BATCH], result)
-        report("writing", min(start + BATCH, len(parsed)), len(parsed))
-    report("done", len(parsed), len(parsed))
+    report("writing", 0, len(checked.parsed))
+    for start in range(0, len(checked.parsed), BATCH):
+        _write_batch(checked.parsed[start : start + BATCH], checked.fields, result)
+        report("writing", min(start + BATCH, len(checked.parsed)), len(checked.parsed))
+    report("done", len(checked.parsed), len(checked.parsed))
     return result
+
+
+# --- many files at once ----------------------------------------------------------------------------------
+
+
+class ArchiveRefused(ValueError):
+    """A zip that is not a plain archive of list files (too many members, too large, or unreadable)."""
+
+
+def archive_members(handle: IO[bytes]) -> Iterator[tuple[str, IO[bytes]]]:
+    """The .xlsx/.csv files inside a zip (one per prefecture, say), in name order; folders and other files are
+    skipped. Sizes are checked from the directory before anything is unpacked."""
+    try:
+        archive = zipfile.ZipFile(handle)
+    except zipfile.BadZipFile:
+        raise ArchiveRefused("zip ファイルとして読めません") from None
+    with archive:
+        members = [
+            info
+            for info in archive.infolist()
+            if not info.is_dir()
+            and PurePosixPath(info.filename).suffix.lower() in ACCEPTED_SUFFIXES
+            and not PurePosixPath(info.filename).name.startswith(("._", "~$"))
+        ]
+        if len(members) > ZIP_MAX_MEMBERS:
+            raise ArchiveRefused(f"zip 内のファイルが多すぎます（{ZIP_MAX_MEMBERS} まで）")
+        if sum(info.file_size for info in members) > ZIP_MAX_BYTES:
+            raise ArchiveRefused("zip の展開後の大きさが上限を超えています")
+        for info in sorted(members, key=lambda item: item.filename):
+            name = _member_name(info)
+            with archive.open(info) as member:
+                yield name, io.BytesIO(member.read(ZIP_MAX_BYTES + 1))
+
+
+def _member_name(info: zipfile.ZipInfo) -> str:
+    """The member's file name; names stored by Windows tools in cp932 without the UTF-8 flag are decoded."""
+    name = info.filename
+    if not info.flag_bits & 0x800:
+        with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+            name = name.encode("cp437").decode("cp932")
+    return PurePosixPath(name).name

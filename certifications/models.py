@@ -51,6 +51,13 @@ class InstallationForm(models.TextChoices):
     OTHER = "other", _("その他")
 
 
+class OperatorKind(models.TextChoices):
+    """Whether 事業者名 names a corporation (or public body) or a private person, whose name is personal data."""
+
+    CORPORATION = "corporation", _("法人")
+    INDIVIDUAL = "individual", _("個人")
+
+
 class FacilityQuerySet(models.QuerySet["Facility"]):
     def visible_to(self, user: User | Any) -> FacilityQuerySet:
         """The facilities in the person's scope (certifications.policy); none for anyone without one."""
@@ -66,6 +73,11 @@ class Facility(models.Model):
     facility_id = models.CharField(_("設備ID"), max_length=20, unique=True)
     # certification plan (認定計画)
     operator_name = models.CharField(_("事業者名"), max_length=200)
+    # Unknown counts as a private person (certifications/operators.py): a wrong guess then hides a company's
+    # name, never shows a person's.
+    operator_kind = models.CharField(
+        _("法人・個人の別"), max_length=12, choices=OperatorKind.choices, default=OperatorKind.INDIVIDUAL
+    )
     representative_name = models.CharField(_("設置者名（法人は代表者名）"), max_length=100, blank=True)
     operator_address = models.CharField(_("事業者住所"), max_length=300, blank=True)
     operator_phone = models.CharField(_("事業者電話番号"), max_length=30, blank=True)
@@ -191,6 +203,8 @@ class ImportJob(models.Model):
 
     file = models.FileField(_("ファイル"), upload_to="facility-imports/%Y/%m/")
     original_name = models.CharField(_("元のファイル名"), max_length=255)
+    # The jobs of one upload (several files, or the members of one zip) share a batch and are listed together.
+    batch = models.UUIDField(_("一括取込"), null=True, blank=True, db_index=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("登録者"), on_delete=models.PROTECT, related_name="+"
     )
@@ -206,6 +220,8 @@ class ImportJob(models.Model):
     unchanged_count = models.PositiveIntegerField(_("変更なし"), default=0)
     # [{"line": "認定設備!12", "reason": "..."}]: reasons name the column, never echo personal data.
     errors = models.JSONField(_("エラー"), default=list, blank=True)
+    # Headings and sheets of the file that the importer does not know (their data was not imported).
+    unrecognised = models.JSONField(_("取り込まなかった列"), default=list, blank=True)
 
     class Meta:
         verbose_name = _("取込ジョブ")

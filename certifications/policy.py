@@ -11,6 +11,11 @@ Additions to the DESIGN matrix, each placed in the group whose rule fits it:
 - `disposal_reserve_*` (廃棄費用の積立) sit with the procurement terms of the generation business.
 - `other_parcel_count` and `sites` (all 所在地) sit with the site address.
 - `self_sustained_operation`, `power_outlet` sit with the equipment details.
+- `operator_kind` (法人・個人の別) sits with the specified-corporation flag.
+
+Masks (`MASKS`): a field a role may see can still be personal data on some facilities. An individual's
+事業者名 is that person's name, so a role without the personal-data group sees the mask text instead, on every
+output (the database computes it: pages, CSV, XLSX) and the free-text search does not match the hidden name.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -64,7 +69,11 @@ GROUPS: tuple[FieldGroup, ...] = (
         _("設置者名（代表者名）・事業者住所・電話番号（個人情報）"),
         ("representative_name", "operator_address", "operator_phone"),
     ),
-    FieldGroup("operator_status", _("規定法人該当性・申請年月日"), ("specified_corporation", "application_date")),
+    FieldGroup(
+        "operator_status",
+        _("規定法人該当性・申請年月日・法人／個人の別"),
+        ("specified_corporation", "application_date", "operator_kind"),
+    ),
     FieldGroup(
         "dates",
         _("認定年月日・運転開始・失効に係る情報"),
@@ -144,6 +153,22 @@ POLICY: dict[str, RolePolicy] = {
 NOTHING = RolePolicy(Scope.NONE, frozenset())
 
 
+@dataclass(frozen=True)
+class Mask:
+    """On facilities where `when_field` equals `when_value`, readers without `unless_group` see `text`
+    instead of `field`."""
+
+    field: str
+    when_field: str
+    when_value: str
+    unless_group: str
+    text: Promise
+
+
+# THE MASKS. A private person's name is personal data: only the personal-data group sees it.
+MASKS: tuple[Mask, ...] = (Mask("operator_name", "operator_kind", "individual", "operator_personal", _("個人")),)
+
+
 def policy_for(user: Any) -> RolePolicy:
     """The person's policy; NOTHING for anyone not signed in, not active, or in an inactive organisation."""
     if user is None or not getattr(user, "is_authenticated", False):
@@ -165,6 +190,57 @@ def allowed_fields(user: Any) -> tuple[str, ...]:
 def allowed_columns(user: Any) -> tuple[str, ...]:
     """The Facility columns that may be selected for the person (allowed fields less related ones)."""
     return tuple(field for field in allowed_fields(user) if field not in RELATED_FIELDS)
+
+
+def masks_for(user: Any) -> dict[str, Mask]:
+    """The masks that apply to the person, by field: fields they see, on a role without the unmasking group."""
+    policy = policy_for(user)
+    fields = allowed_fields(user)
+    return {mask.field: mask for mask in MASKS if mask.field in fields and mask.unless_group not in policy.groups}
+
+
+def masked_expression(mask: Mask) -> Case:
+    """The field as the masked reader sees it, computed by the database."""
+    return Case(When(**{mask.when_field: mask.when_value}, then=Value(str(mask.text))), default=F(mask.field))
+
+
+def masked_sql(mask: Mask, table: str) -> tuple[str, list[Any]]:
+    """The same as SQL text over `table` (for COPY statements): identifiers from the model, values as parameters."""
+    from certifications.models import Facility
+
+    column = Facility._meta.get_field(mask.field).column
+    when = Facility._meta.get_field(mask.when_field).column
+    return f'CASE WHEN {table}."{when}" = %s THEN %s ELSE {table}."{column}" END', [mask.when_value, str(mask.text)]
+
+
+_MASKED_PREFIX = "masked__"
+
+
+def visible_rows(queryset: QuerySet[Any], user: Any, names: tuple[str, ...], *, limit: int) -> list[dict[str, Any]]:
+    """`queryset.values(*names)[:limit]` as the person may see them: masked fields come from the database
+    already masked (under their own names), so the hidden value never reaches Python."""
+    masks = masks_for(user)
+    aliases = {f"{_MASKED_PREFIX}{name}": masked_expression(masks[name]) for name in names if name in masks}
+    selected = [f"{_MASKED_PREFIX}{name}" if name in masks else name for name in names]
+    rows = (
+        list(queryset.annotate(**aliases).values(*selected)[:limit])
+        if aliases
+        else list(queryset.values(*names)[:limit])
+    )
+    if aliases:
+        for row in rows:
+            for alias in aliases:
+                row[alias.removeprefix(_MASKED_PREFIX)] = row.pop(alias)
+    return rows
+
+
+def text_match(user: Any, field: str, text: str) -> Q:
+    """Free-text condition on `field` that never matches a value the person sees masked."""
+    condition = Q(**{f"{field}__icontains": text})
+    mask = masks_for(user).get(field)
+    if mask is not None:
+        condition &= ~Q(**{mask.when_field: mask.when_value})
+    return condition
 
 
 def scope_filter(user: Any) -> Q | None:

@@ -71,6 +71,7 @@ DETAIL_SECTIONS: tuple[tuple[Any, tuple[str, ...]], ...] = (
         (
             "facility_id",
             "operator_name",
+            "operator_kind",
             "representative_name",
             "operator_address",
             "operator_phone",

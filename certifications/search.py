@@ -149,7 +149,7 @@ def search_queryset(user: Any, form: FacilitySearchForm) -> QuerySet[Facility]:
         text_q = Q()
         for column in ("plant_name", "operator_name"):
             if column in form.allowed:
-                text_q |= Q(**{f"{column}__icontains": text})
+                text_q |= policy.text_match(user, column, text)
         queryset = queryset.filter(text_q)
     return queryset
 
@@ -228,7 +228,7 @@ def search_page(user: Any, form: FacilitySearchForm, *, after_raw: str = "", pag
     sort_key = form.sort_key
     column, _descending = SORTS[sort_key]
     queryset = after(ordered(queryset, sort_key), sort_key, parse_cursor(after_raw, column))
-    rows = list(queryset.values(*fields)[: page_size + 1])
+    rows = policy.visible_rows(queryset, user, fields, limit=page_size + 1)
     next_cursor = None
     if len(rows) > page_size:
         rows = rows[:page_size]

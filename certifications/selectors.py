@@ -37,7 +37,8 @@ def get_visible_facility_or_404(user: Any, facility_id: str, *, request: HttpReq
     columns = policy.allowed_columns(user)
     row = None
     if fields and FACILITY_ID_PATTERN.match(facility_id):
-        row = Facility.objects.visible_to(user).filter(facility_id=facility_id).values("pk", *columns).first()
+        found = Facility.objects.visible_to(user).filter(facility_id=facility_id)
+        row = next(iter(policy.visible_rows(found, user, ("pk", *columns), limit=1)), None)
     if row is None:
         record_event(
             action="facility.out_of_scope",

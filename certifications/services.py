@@ -1,32 +1,63 @@
-"""Writes around facility imports: create a job, run it (from the Celery task)."""
+"""Writes around facility imports: create the jobs of an upload, run one (from the Celery task); and the
+agency's correction of a facility's operator kind."""
 
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.events import record_event
-from certifications.importers import facilities_import
-from certifications.models import ImportJob, ImportStatus
+from certifications.importers import archive_members, facilities_import
+from certifications.models import Facility, ImportJob, ImportStatus, OperatorKind
 from renergy.databases import LOCK_IMPORT_JOB, job_lock, job_running
 
 logger = logging.getLogger("certifications")
 
 
 @transaction.atomic
-def import_job_create(*, user: Any, upload: UploadedFile) -> ImportJob:
-    job = ImportJob.objects.create(created_by=user, original_name=(upload.name or "")[:255], file=upload)
-    record_event(action="facility.import_requested", actor=user, data={"job": job.pk, "file": job.original_name})
-    # After commit, or the worker may look for a job row it cannot see yet.
-    transaction.on_commit(lambda: _enqueue(job.pk))
+def import_jobs_create(*, user: Any, uploads: list[UploadedFile]) -> list[ImportJob]:
+    """One job per list file: each uploaded .xlsx/.csv, and each one inside an uploaded zip (raises
+    importers.ArchiveRefused for a zip that cannot be used). The jobs share a batch id and run one by one
+    on the workers, each with its own progress."""
+    batch = uuid.uuid4()
+    jobs: list[ImportJob] = []
+    for upload in uploads:
+        name = (upload.name or "")[:255]
+        if Path(name).suffix.lower() == ".zip":
+            for member_name, content in archive_members(upload):
+                jobs.append(
+                    _job(user=user, batch=batch, name=member_name, file=ContentFile(content.read(), member_name))
+                )
+        else:
+            jobs.append(_job(user=user, batch=batch, name=name, file=upload))
+    for job in jobs:
+        # After commit, or the worker may look for a job row it cannot see yet.
+        transaction.on_commit(lambda pk=job.pk: _enqueue(pk))
+    return jobs
+
+
+def _job(*, user: Any, batch: uuid.UUID, name: str, file: Any) -> ImportJob:
+    job = ImportJob.objects.create(created_by=user, original_name=name[:255], file=file, batch=batch)
+    record_event(
+        action="facility.import_requested",
+        actor=user,
+        data={"job": job.pk, "file": job.original_name, "batch": str(batch)},
+    )
     return job
+
+
+def import_job_create(*, user: Any, upload: UploadedFile) -> ImportJob:
+    return import_jobs_create(user=user, uploads=[upload])[0]
 
 
 def _enqueue(job_id: int) -> None:
@@ -100,6 +131,7 @@ def _import_job_run(job: ImportJob) -> ImportJob:
     job.refresh_from_db()
     job.status = ImportStatus.FAILED if result.errors else ImportStatus.SUCCEEDED
     job.errors = [{"line": error.line, "reason": error.reason} for error in result.errors[:1000]]
+    job.unrecognised = result.unrecognised[:200]
     job.created_count, job.updated_count, job.unchanged_count = result.created, result.updated, result.unchanged
     job.finished_at = timezone.now()
     job.save()
@@ -112,6 +144,29 @@ def _import_job_run(job: ImportJob) -> ImportJob:
             "updated": result.updated,
             "unchanged": result.unchanged,
             "errors": len(result.errors),
+            "unrecognised": len(result.unrecognised),
         },
     )
     return job
+
+
+@transaction.atomic
+def facility_operator_kind_set(*, facility_id: str, kind: str, actor: Any, request: Any = None) -> bool:
+    """Record whether the operator is a corporation or a private person (agency staff, from the facility page).
+    Returns False when nothing changed. The import keeps this value (importers.py)."""
+    if kind not in OperatorKind.values:
+        raise ValueError(kind)
+    facility = Facility.objects.select_for_update().get(facility_id=facility_id)
+    if facility.operator_kind == kind:
+        return False
+    previous = facility.operator_kind
+    facility.operator_kind = kind
+    facility.updated_at = timezone.now()
+    facility.save(update_fields=["operator_kind", "updated_at"])
+    record_event(
+        action="facility.operator_kind_set",
+        request=request,
+        actor=actor,
+        data={"facility_id": facility_id, "from": previous, "to": kind},
+    )
+    return True

@@ -3,25 +3,30 @@ policy.py (who sees what), selectors.py / search.py (reading), exports.py, limit
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.contrib import messages
-from django.db import transaction
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from accounts.models import OrganisationKind
 from accounts.permissions import FACILITY_ROLES, signed_in
 from audit.disclosure import disclose
 from certifications import exports, limits, policy
-from certifications.forms import ImportUploadForm
-from certifications.models import ImportJob, UsageKind
+from certifications.forms import ImportUploadForm, OperatorKindForm
+from certifications.importers import ArchiveRefused
+from certifications.models import ImportJob, ImportStatus, UsageKind
 from certifications.presentation import detail_sections, display_rows, field_label
 from certifications.search import FacilitySearchForm, search_page, search_queryset
 from certifications.selectors import get_visible_facility_or_404
-from certifications.services import import_job_create
+from certifications.services import facility_operator_kind_set, import_jobs_create
 
 IMPORT_ROLES = (OrganisationKind.AGENCY, OrganisationKind.BUREAU)
+# Who corrects whether an operator is a corporation or a private person: the certification staff.
+OPERATOR_KIND_ROLES = (OrganisationKind.AGENCY, OrganisationKind.BUREAU, OrganisationKind.DESIGNATED)
 
 
 def _query_without(request: HttpRequest, *names: str) -> str:
@@ -61,7 +66,15 @@ def facility_detail(request: HttpRequest, facility_id: str) -> HttpResponse:
     return render(
         request,
         "certifications/detail.html",
-        {"facility": facility, "sections": detail_sections(facility)},
+        {
+            "facility": facility,
+            "sections": detail_sections(facility),
+            "operator_kind_form": (
+                OperatorKindForm(initial={"kind": facility.values["operator_kind"]})
+                if request.user.organisation.kind in OPERATOR_KIND_ROLES and "operator_kind" in facility.values
+                else None
+            ),
+        },
     )
 
 
@@ -113,10 +126,18 @@ def facility_export_xlsx(request: HttpRequest) -> HttpResponse:
 def import_upload(request: HttpRequest) -> HttpResponse:
     form = ImportUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            job = import_job_create(user=request.user, upload=form.cleaned_data["file"])
-        messages.success(request, _("取込を開始しました。"))
-        return redirect("certifications:import_job", pk=job.pk)
+        try:
+            jobs = import_jobs_create(user=request.user, uploads=form.cleaned_data["files"])
+        except ArchiveRefused as refused:
+            form.add_error("files", str(refused))
+        else:
+            if not jobs:
+                form.add_error("files", _("zip の中に .xlsx または .csv のファイルがありません。"))
+            else:
+                messages.success(request, _("取込を開始しました。"))
+                if len(jobs) == 1:
+                    return redirect("certifications:import_job", pk=jobs[0].pk)
+                return redirect("certifications:import_batch", batch=jobs[0].batch)
     return render(request, "certifications/import_upload.html", {"form": form})
 
 
@@ -124,3 +145,25 @@ def import_upload(request: HttpRequest) -> HttpResponse:
 def import_job(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(ImportJob, pk=pk)
     return render(request, "certifications/import_job.html", {"job": job})
+
+
+@signed_in(*IMPORT_ROLES)
+def import_batch(request: HttpRequest, batch: uuid.UUID) -> HttpResponse:
+    jobs = list(ImportJob.objects.filter(batch=batch).order_by("pk"))
+    if not jobs:
+        raise Http404
+    running = any(job.status in (ImportStatus.PENDING, ImportStatus.RUNNING) for job in jobs)
+    return render(request, "certifications/import_batch.html", {"jobs": jobs, "running": running})
+
+
+@signed_in(*OPERATOR_KIND_ROLES)
+@require_POST
+def facility_operator_kind(request: HttpRequest, facility_id: str) -> HttpResponse:
+    facility = get_visible_facility_or_404(request.user, facility_id, request=request)
+    form = OperatorKindForm(request.POST)
+    if form.is_valid():
+        facility_operator_kind_set(
+            facility_id=facility.facility_id, kind=form.cleaned_data["kind"], actor=request.user, request=request
+        )
+        messages.success(request, _("法人・個人の別を更新しました。"))
+    return redirect("certifications:detail", facility_id=facility.facility_id)

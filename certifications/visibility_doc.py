@@ -6,6 +6,7 @@ from django.utils import translation
 
 from accounts.models import OrganisationKind
 from certifications import policy
+from certifications.models import Facility
 from certifications.presentation import field_label
 
 
@@ -46,6 +47,33 @@ def render_visibility_markdown() -> str:
         for group, visible in policy.matrix():
             lines.append(
                 f"| {group.label} (`{group.key}`) | " + " | ".join("✓" if visible[k] else "—" for k in kinds) + " |"
+            )
+        lines += [
+            "",
+            "## Masks: personal data inside a visible field",
+            "",
+            "On the facilities named in the second column, a role that sees the field but not the unmasking group",
+            "sees the mask text instead, on every output (list, detail, CSV, XLSX); the free-text search does not",
+            "match the hidden value for that role.",
+            "",
+            "| field | on facilities where | shown unmasked with | mask | "
+            + " | ".join(f"`{kind}`" for kind in kinds)
+            + " |",
+            "|---|---|---|---|" + "---|" * len(kinds),
+        ]
+        for mask in policy.MASKS:
+            cells = []
+            for kind in kinds:
+                role_policy = policy.POLICY[kind]
+                if mask.field not in role_policy.fields:
+                    cells.append("—")
+                else:
+                    cells.append("✓" if mask.unless_group in role_policy.groups else f"「{mask.text}」")
+            when = Facility._meta.get_field(mask.when_field)
+            value = dict(when.flatchoices).get(mask.when_value, mask.when_value)
+            lines.append(
+                f"| {field_label(mask.field)} (`{mask.field}`) | {field_label(mask.when_field)} = {value} "
+                f"(`{mask.when_value}`) | `{mask.unless_group}` | 「{mask.text}」 | " + " | ".join(cells) + " |"
             )
         lines += ["", "## Fields in each group", "", "| group | field | 項目 |", "|---|---|---|"]
         for group in policy.GROUPS:

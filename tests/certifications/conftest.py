@@ -18,6 +18,7 @@ from certifications.models import (
     FacilitySite,
     FacilityStatus,
     InstallationForm,
+    OperatorKind,
     PowerSource,
     Scheme,
     Wiring,
@@ -30,6 +31,7 @@ def distinctive_values(tag: str) -> dict[str, Any]:
     """A value per field whose rendering appears nowhere else (tag keeps facilities apart)."""
     return {
         "operator_name": f"〓operatorname{tag}",
+        "operator_kind": OperatorKind.CORPORATION,
         "representative_name": f"〓representative{tag}",
         "operator_address": f"〓opaddress{tag}",
         "operator_phone": f"〓phone{tag}",
@@ -79,6 +81,7 @@ def _file_text(tag: str, values: dict[str, Any]) -> dict[str, str | None]:
     return {
         "facility_id": None,
         "operator_name": values["operator_name"],
+        "operator_kind": None,
         "representative_name": values["representative_name"],
         "operator_address": values["operator_address"],
         "operator_phone": values["operator_phone"],

@@ -223,10 +223,10 @@ def test_the_command_prints_progress_and_fails_on_bad_rows(tmp_path: Path, capsy
     good.write_bytes(xlsx_bytes([row(f"A1{n:05d}B01") for n in range(1, 1501)]))
     call_command("import_facilities", str(good))
     out = capsys.readouterr().out
-    assert "writing: 1000/1500" in out and "created 1500, updated 0, unchanged 0" in out
+    assert "good.xlsx: writing: 1000/1500" in out and "good.xlsx: created 1500, updated 0, unchanged 0" in out
     bad = tmp_path / "bad.csv"
     bad.write_bytes(csv_bytes([row("A200001B01", 発電出力kW="x")], "utf-8"))
-    with pytest.raises(CommandError, match="nothing was imported"):
+    with pytest.raises(CommandError, match="nothing was imported from them"):
         call_command("import_facilities", str(bad))
     assert "3行目" in capsys.readouterr().err
     assert Facility.objects.count() == 1500
@@ -252,7 +252,7 @@ def test_agency_staff_upload_a_file_and_follow_the_job(
     client = signed_in_client(make_user(orgs.agency))
     upload = SimpleUploadedFile("aichi.xlsx", xlsx_bytes([row("A100001B01"), row("A100002B02")]))
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("certifications:import_upload"), {"file": upload})
+        response = client.post(reverse("certifications:import_upload"), {"files": [upload]})
     job = ImportJob.objects.get()
     assert response.status_code == 302
     assert job.status == ImportStatus.SUCCEEDED

@@ -86,3 +86,17 @@ def test_the_committed_visibility_doc_matches_the_code():
 
 def test_the_doc_check_command_passes():
     call_command("render_visibility_doc", "--check")
+
+
+def test_a_private_persons_name_is_masked_exactly_for_roles_without_personal_data():
+    from certifications.policy import MASKS
+
+    assert [(m.field, m.when_field, m.when_value, m.unless_group, str(m.text)) for m in MASKS] == [
+        ("operator_name", "operator_kind", "individual", "operator_personal", "個人")
+    ]
+    masked = {
+        kind
+        for kind in K.values
+        if "operator_name" in POLICY[kind].fields and "operator_personal" not in POLICY[kind].groups
+    }
+    assert masked == {K.GRID, K.LOCAL_GOV}

@@ -11,9 +11,10 @@ from django.test import RequestFactory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from certifications.exports import _chunks, export_fields
-from certifications.models import Facility, FacilitySite
-from certifications.policy import POLICY, Scope, allowed_fields
+from certifications.copy_export import export_ids
+from certifications.exports import export_fields
+from certifications.models import Facility, FacilitySite, OperatorKind
+from certifications.policy import MASKS, POLICY, Scope, allowed_fields
 from certifications.search import FacilitySearchForm, search_page
 from certifications.selectors import get_visible_facility_or_404
 from tests.certifications.conftest import facility_create
@@ -35,6 +36,7 @@ facility_strategy = st.tuples(
     st.lists(st.sampled_from(ADDRESSES), max_size=2),
     st.sampled_from(OWNERS),
     st.sampled_from(["tokyo", "kansai", "hokkaido", "chubu"]),  # stored area, independent of the address
+    st.sampled_from(OperatorKind.values),
 )
 
 
@@ -59,7 +61,7 @@ def expected_visible(user, facility: Facility) -> bool:
 def test_nobody_sees_outside_scope_or_policy(orgs, make_user, facilities, role):
     Facility.objects.all().delete()
     created = []
-    for number, (address, others, owner, area) in enumerate(facilities):
+    for number, (address, others, owner, area, kind) in enumerate(facilities):
         created.append(
             facility_create(
                 f"P{number:06d}Q01",
@@ -68,6 +70,7 @@ def test_nobody_sees_outside_scope_or_policy(orgs, make_user, facilities, role):
                 organisation=getattr(orgs, owner) if owner else None,
                 supply_area=area,
                 capacity_kw=Decimal(number + 1),
+                operator_kind=kind,
             )
         )
     user = make_user(getattr(orgs, role))
@@ -79,6 +82,20 @@ def test_nobody_sees_outside_scope_or_policy(orgs, make_user, facilities, role):
     page = search_page(user, FacilitySearchForm({}, allowed=allowed), page_size=100)
     assert {row["facility_id"] for row in page.rows} == expected
     assert all(set(row) <= allowed for row in page.rows)
+    # A private person's name reaches a role only with the unmasking group.
+    policy = POLICY.get(user.organisation.kind)
+    masked = {m.field: m for m in MASKS if policy and m.field in allowed and m.unless_group not in policy.groups}
+    kinds = {facility.facility_id: facility.operator_kind for facility in created}
+    names = {facility.facility_id: facility.operator_name for facility in created}
+    for row in page.rows:
+        if "operator_name" in row:
+            hidden = "operator_name" in masked and kinds[row["facility_id"]] == OperatorKind.INDIVIDUAL
+            assert row["operator_name"] == (str(masked["operator_name"].text) if hidden else names[row["facility_id"]])
+    if "operator_name" in masked:
+        found = search_page(user, FacilitySearchForm({"q": "〓operatorname"}, allowed=allowed), page_size=100)
+        assert {row["facility_id"] for row in found.rows} == {
+            facility_id for facility_id in expected if kinds[facility_id] == OperatorKind.CORPORATION
+        }
 
     request = RequestFactory().get("/")
     request.user = user
@@ -92,9 +109,5 @@ def test_nobody_sees_outside_scope_or_policy(orgs, make_user, facilities, role):
 
     fields = export_fields(user, ["representative_name", "operator_address", "procurement_price", "panel_maker"])
     assert set(fields) <= allowed
-    exported = [
-        facility_id
-        for ids, _rows in _chunks(Facility.objects.visible_to(user), "facility_id", fields or ("facility_id",), 1000)
-        for facility_id in ids
-    ]
+    exported = export_ids(Facility.objects.visible_to(user), sort_key="facility_id", limit=1000) if fields else []
     assert set(exported) == (expected if fields else set())

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import datetime
 import io
+from decimal import Decimal
 
 import openpyxl
 import pytest
@@ -13,10 +15,21 @@ from audit.models import AccessRecord, SecurityEvent
 from certifications.policy import ALL_FIELDS
 from certifications.presentation import field_label
 from certifications.search import LIST_FIELDS
+from renergy.spreadsheet import MONTH_FORMAT
 from tests.certifications.conftest import distinctive_text
-from tests.certifications.world import EVERY_ID, EXPECTED, ROLES, allowed_for, world_create
+from tests.certifications.world import (
+    EVERY_ID,
+    EXPECTED,
+    INDIVIDUALS,
+    OSAKA,
+    ROLES,
+    allowed_for,
+    masked_for,
+    world_create,
+)
 
 pytestmark = pytest.mark.django_db
+MASK_TEXT = "個人"
 
 
 @pytest.fixture
@@ -30,22 +43,47 @@ def _body(response) -> str:
     return response.content.decode()
 
 
+def _shown(cell) -> str:
+    """A typed cell as the CSV writes it: dates in ISO, months as 「YYYY年M月」, numbers without trailing zeros."""
+    value = cell.value
+    if value is None:
+        return ""
+    if isinstance(value, datetime.datetime):
+        if cell.number_format == MONTH_FORMAT:
+            return f"{value.year}年{value.month}月"
+        return value.date().isoformat()
+    if isinstance(value, (int, float)):
+        return format(Decimal(str(value)).normalize(), "f")
+    return str(value)
+
+
 def _xlsx_text(response) -> tuple[str, list[list[str]]]:
     workbook = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)), read_only=True)
-    rows = [[str(c) if c is not None else "" for c in row] for row in workbook.active.iter_rows(values_only=True)]
+    rows = [[_shown(c) for c in row] for row in workbook.active.iter_rows()]
     return "\n".join("\t".join(row) for row in rows), rows
 
 
 def _assert_fields(
-    text: str, allowed: tuple[str, ...], shown: tuple[str, ...], ids: frozenset[str], *, page: bool = False
+    text: str,
+    allowed: tuple[str, ...],
+    shown: tuple[str, ...],
+    ids: frozenset[str],
+    *,
+    page: bool = False,
+    masked: frozenset[str] = frozenset(),
 ) -> None:
-    """Hidden fields: neither their label nor any facility's value appears. Shown fields: they do."""
+    """Hidden fields: neither their label nor any facility's value appears. Shown fields: they do, except
+    masked ones on a private person's facility, which show the mask text instead."""
     for field in ALL_FIELDS:
         for facility_id in EVERY_ID:
             value = distinctive_text(facility_id, page=page)[field]
             if value is None:
                 continue
-            if field in shown and facility_id in ids:
+            if field in masked and facility_id in INDIVIDUALS:
+                assert value not in text, (field, facility_id)
+                if field in shown and facility_id in ids:
+                    assert MASK_TEXT in text, (field, facility_id)
+            elif field in shown and facility_id in ids:
                 if field == "sites":
                     continue  # only one facility has an extra site
                 assert value in text, (field, facility_id)
@@ -68,7 +106,7 @@ def test_list_page_shows_only_scope_and_allowed_columns(role, world, signed_in_c
     for facility_id in EVERY_ID:
         assert (facility_id in text) == (facility_id in EXPECTED[role]), facility_id
     shown = tuple(field for field in LIST_FIELDS if field in allowed)
-    _assert_fields(text, allowed, shown, EXPECTED[role], page=True)
+    _assert_fields(text, allowed, shown, EXPECTED[role], page=True, masked=masked_for(role, world.orgs))
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -80,7 +118,8 @@ def test_detail_page_answers_404_outside_scope_and_shows_allowed_groups(role, wo
         text = _body(response)
         if facility_id in EXPECTED[role]:
             assert response.status_code == 200
-            _assert_fields(text, allowed, allowed, frozenset({facility_id}), page=True)
+            masked = masked_for(role, world.orgs)
+            _assert_fields(text, allowed, allowed, frozenset({facility_id}), page=True, masked=masked)
         else:
             assert response.status_code in ((403,) if role == "contractor" else (404,))
             _assert_fields(text, (), (), frozenset(), page=True)
@@ -110,7 +149,7 @@ def test_exports_hold_only_scope_and_allowed_fields_even_when_hidden_columns_are
         text, rows = _xlsx_text(response)
     assert rows[0] == [field_label(field) for field in allowed]
     assert {row[0] for row in rows[1:]} == EXPECTED[role]
-    _assert_fields(text, allowed, allowed, EXPECTED[role])
+    _assert_fields(text, allowed, allowed, EXPECTED[role], masked=masked_for(role, world.orgs))
 
 
 @pytest.mark.parametrize("role", [r for r in ROLES if r != "contractor"])
@@ -145,7 +184,8 @@ def test_parameters_naming_hidden_fields_are_ignored(role, world, signed_in_clie
     for field in hidden:
         for params in ({"sort": field}, {"sort": f"-{field}"}, {field: "x"}, {"cols": field}):
             text = _body(client.get(url, params))
-            _assert_fields(text, allowed, tuple(f for f in LIST_FIELDS if f in allowed), EXPECTED[role], page=True)
+            shown = tuple(f for f in LIST_FIELDS if f in allowed)
+            _assert_fields(text, allowed, shown, EXPECTED[role], page=True, masked=masked_for(role, world.orgs))
             assert text.count("<tr>") == baseline.count("<tr>"), params
     # The free-text search reads only plant and operator names, so a hidden value cannot be probed with it.
     for facility_id in EXPECTED[role]:
@@ -198,3 +238,19 @@ def test_admin_holds_no_facility_data(world, signed_in_client, make_user):
             assert facility_id not in text
         if url != "/admin/":
             assert response.status_code in (302, 403, 404)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_searching_a_private_persons_name_finds_it_only_for_roles_that_may_see_it(role, world, signed_in_client):
+    """The free-text search must not confirm a name the role sees masked (nor a part of it)."""
+    client = signed_in_client(world.users[role])
+    name = distinctive_text(OSAKA)["operator_name"]
+    visible = OSAKA in EXPECTED[role] and "operator_name" in allowed_for(role, world.orgs)
+    unmasked = visible and "operator_name" not in masked_for(role, world.orgs)
+    for query in (name, name[1:-2]):
+        response = client.get(reverse("certifications:list"), {"q": query})
+        found = f"/facilities/{OSAKA}/" in _body(response)
+        assert found == unmasked, (role, query)
+    if visible and not unmasked:
+        # The facility itself is still found by what the role may see.
+        assert f"/facilities/{OSAKA}/" in _body(client.get(reverse("certifications:list"), {"q": "〓plant"}))

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from certifications.policy import POLICY
+from certifications.models import OperatorKind
+from certifications.policy import MASKS, POLICY
 from tests.certifications.conftest import facility_create
 
 # role name in the cast -> organisation attribute of tests.conftest.Cast
@@ -24,7 +25,7 @@ ROLES = (
 
 SHINJUKU_A = "A000001B01"  # Tokyo area, Shinjuku, operator A
 HACHIOJI_B = "A000002B02"  # Tokyo area, Hachioji (prefecture 13, not Shinjuku), operator B
-OSAKA = "A000003B03"  # Kansai area, no account holder
+OSAKA = "A000003B03"  # Kansai area, no account holder, operated by a private person
 SAITAMA_WITH_SHINJUKU_SITE = "A000004B04"  # Tokyo area, Saitama, a second site in Shinjuku
 SAPPORO_A = "A000005B05"  # Hokkaido area, operator A
 EVERY_ID = (SHINJUKU_A, HACHIOJI_B, OSAKA, SAITAMA_WITH_SHINJUKU_SITE, SAPPORO_A)
@@ -52,7 +53,7 @@ class World:
 def world_create(orgs: Any, make_user: Any) -> World:
     facility_create(SHINJUKU_A, "東京都新宿区西新宿2-8-1", organisation=orgs.operator_a)
     facility_create(HACHIOJI_B, "東京都八王子市元本郷町3-24-1", organisation=orgs.operator_b)
-    facility_create(OSAKA, "大阪府大阪市北区中之島1-3-20")
+    facility_create(OSAKA, "大阪府大阪市北区中之島1-3-20", operator_kind=OperatorKind.INDIVIDUAL)
     facility_create(
         SAITAMA_WITH_SHINJUKU_SITE, "埼玉県さいたま市浦和区高砂3-15-1", extra_sites=("東京都新宿区歌舞伎町1-1",)
     )
@@ -62,3 +63,18 @@ def world_create(orgs: Any, make_user: Any) -> World:
 
 def allowed_for(role: str, orgs: Any) -> tuple[str, ...]:
     return POLICY[getattr(orgs, role).kind].fields if getattr(orgs, role).kind in POLICY else ()
+
+
+# Facilities whose operator is a private person: their operator name is personal data (policy.MASKS).
+INDIVIDUALS = frozenset({OSAKA})
+
+
+def masked_for(role: str, orgs: Any) -> frozenset[str]:
+    """Fields the role sees masked on INDIVIDUALS' facilities."""
+    kind = getattr(orgs, role).kind
+    if kind not in POLICY:
+        return frozenset()
+    policy = POLICY[kind]
+    return frozenset(
+        mask.field for mask in MASKS if mask.field in policy.fields and mask.unless_group not in policy.groups
+    )

@@ -6,13 +6,14 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from certifications.models import Facility, PowerSource
+from certifications.models import Facility, OperatorKind, PowerSource
 
 
 def make_facility(facility_id: str, *, supply_area: str, prefecture_code: str, **extra: Any) -> Facility:
     fields: dict[str, Any] = {
         "facility_id": facility_id,
         "operator_name": "株式会社サンプル太陽光",
+        "operator_kind": OperatorKind.CORPORATION,
         "representative_name": "山田 太郎",
         "operator_address": "東京都千代田区霞が関1-3-1",
         "certified_on": dt.date(2024, 4, 1),
