@@ -15,7 +15,7 @@ from accounts.models import AccountStatus, ActivationLink, OutboundEmail, User, 
 from audit.hashing import EVENT_FIELDS, event_hash
 from audit.models import SecurityEvent
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db]
 DAYS = settings.ACCOUNT_IDLE_SUSPENSION_DAYS
 
 

@@ -22,7 +22,7 @@ from tests.certifications.test_import import row, xlsx_bytes
 from tests.reliability.test_db_limits import table_locked
 from tests.reliability.workers import Worker
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.celery, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
 
 
 def _until(condition, *, timeout: float, what: str, workers: list[Worker]) -> None:

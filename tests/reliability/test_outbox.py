@@ -16,7 +16,7 @@ from accounts.models import OutboundEmail, OutboundEmailStatus
 from accounts.outbox import INTERRUPTED, outbox_deliver_due
 from tests.reliability.servers import SmtpServer, port
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from audit.models import SecurityEvent
 from tests.accounts.conftest import login_steps, ready, signed_in_via_views
 from tests.reliability.servers import RedisServer, port
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db]
 
 
 @pytest.fixture

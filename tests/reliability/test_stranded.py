@@ -25,7 +25,7 @@ from tests.certifications.test_import import row, xlsx_bytes
 from tests.reliability.servers import RedisServer, port
 from tests.reliability.test_db_limits import table_locked
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture

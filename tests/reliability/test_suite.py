@@ -15,7 +15,7 @@ from certifications.models import Facility
 from tests.reliability.servers import AppServer, RedisServer, port
 from tests.reliability.suite import run_suite
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 SECONDS = float(os.environ.get("RELIABILITY_SECONDS", "15"))
 CLIENTS = int(os.environ.get("RELIABILITY_CLIENTS", "4"))
