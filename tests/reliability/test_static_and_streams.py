@@ -14,8 +14,6 @@ from audit.models import AccessRecord
 from certifications.generator import generate
 from tests.reliability.servers import AppServer, port
 
-pytestmark = [pytest.mark.postgres]
-
 
 @pytest.mark.django_db
 def test_a_static_file_leaves_a_record_and_carries_a_request_id():
