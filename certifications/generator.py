@@ -27,6 +27,7 @@ from django.utils import timezone
 from accounts.models import Organisation, OrganisationKind
 from certifications.models import Facility, FacilitySite, FacilityStatus, InstallationForm, PowerSource, Scheme, Wiring
 from certifications.municipalities import municipalities, municipality_codes_by_prefecture
+from certifications.planner import facility_statistics_refresh
 from renergy.geography import PREFECTURES, SupplyArea, default_supply_area
 
 ID_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -430,13 +431,17 @@ def _copy_text(value: Any) -> str:
 
 
 def generate(*, count: int, seed: int, progress: Callable[[int], None] | None = None) -> int:
-    """Add `count` synthetic facilities; returns how many were written."""
+    """Add `count` synthetic facilities, with the planner statistics refreshed; returns how many were written."""
     companies = companies_ensure(seed=seed)
     factory = FacilityFactory(seed=seed, companies=companies)
     report = progress or (lambda done: None)
-    if connection.vendor == "postgresql":
-        return _generate_copy(factory, count, report)
-    return _generate_bulk(factory, count, report)
+    written = (
+        _generate_copy(factory, count, report)
+        if connection.vendor == "postgresql"
+        else _generate_bulk(factory, count, report)
+    )
+    facility_statistics_refresh()
+    return written
 
 
 def _rows(factory: FacilityFactory, count: int) -> Iterator[tuple[int, dict[str, Any], list[tuple[str, str, str]]]]:

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from certifications.models import Facility, FacilitySite, PowerSource, Scheme
 from certifications.municipalities import resolve_address
+from certifications.planner import facility_statistics_refresh
 from renergy.geography import default_supply_area
 
 MAIN_SHEET = "認定設備"
@@ -455,5 +456,6 @@ def facilities_import(handle: IO[bytes], *, name: str, progress: Progress | None
     for start in range(0, len(parsed), BATCH):
         _write_batch(parsed[start : start + BATCH], result)
         report("writing", min(start + BATCH, len(parsed)), len(parsed))
+    facility_statistics_refresh()  # the planner sees the new rows before the import reports success
     report("done", len(parsed), len(parsed))
     return result

@@ -1,7 +1,12 @@
-"""Bulk-viewing guard: per-account daily limits on detail views and exported rows.
+"""Bulk-viewing guard: per-account daily limits on detail views, rows listed and rows exported.
 
 The counter lives in the database and is reserved with one atomic upsert, so several nodes (and several
 requests of one person at once) can never together pass the limit.
+
+Rows listed count separately from details: a list page shows up to 50 facilities with a dozen fields each,
+so after the detail cap, paging through the list would otherwise be the way round it. Each list page reserves
+the rows it is about to show; once the day's list rows are used up, list pages are refused like details.
+The export is the place for many rows (with its own, larger, row cap).
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -20,6 +25,8 @@ from certifications.models import DailyUsage, UsageKind
 def daily_limit(kind: str) -> int:
     if kind == UsageKind.DETAIL:
         return int(settings.FACILITY_DAILY_DETAIL_LIMIT)
+    if kind == UsageKind.LIST_ROWS:
+        return int(settings.FACILITY_DAILY_LIST_ROW_LIMIT)
     return int(settings.FACILITY_DAILY_EXPORT_ROW_LIMIT)
 
 
@@ -31,7 +38,16 @@ def usage_reserve(*, user: Any, kind: str, amount: int, request: HttpRequest | N
     reserved = False
     if amount <= limit:
         table = DailyUsage._meta.db_table
-        with connection.cursor() as cursor:
+        outermost = not connection.in_atomic_block
+        with transaction.atomic(), connection.cursor() as cursor:
+            # No wait for this commit's WAL flush (a disk sync, the slowest part of a list page on a busy disk):
+            # the request's access record is committed synchronously before any row leaves, and that flush
+            # covers every earlier commit, this one included; a crash before that loses the increment together
+            # with the record, and then nothing was shown. Locking and visibility are unchanged, so
+            # concurrent reservations still never pass the limit. Inside a caller's transaction SET LOCAL would
+            # last to that transaction's end, so it is left alone there.
+            if outermost and connection.vendor == "postgresql":
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
             # The conditional DO UPDATE makes check-and-add one statement: no read-then-write race.
             cursor.execute(
                 f"INSERT INTO {table} (user_id, day, kind, count) VALUES (%s, %s, %s, %s) "  # noqa: S608
