@@ -218,3 +218,13 @@ def test_the_export_runs_a_fixed_set_of_queries(many, orgs, make_user, signed_in
         },
     )
     assert body.count(b"\r\n") == 11  # header + 10 rows
+
+
+def test_the_policy_doc_states_the_shipped_daily_limits(settings):
+    from certifications.visibility_doc import DEFAULTS
+
+    assert DEFAULTS == {
+        "detail": settings.FACILITY_DAILY_DETAIL_LIMIT,
+        "list": settings.FACILITY_DAILY_LIST_ROW_LIMIT,
+        "export": settings.FACILITY_DAILY_EXPORT_ROW_LIMIT,
+    }
