@@ -170,7 +170,9 @@ class Facility(models.Model):
             models.Index(fields=["supply_area", "status", "scheme", "facility_id"], name="facility_area_status_idx"),
             # the FIP filter on its own (FIP is rare: without it, every FIP page scans the register). Partial for
             # the same reason as the source index: FIT is nearly every row.
-            models.Index(fields=["scheme", "facility_id"], name="facility_scheme_id_idx", condition=models.Q(scheme="fip")),
+            models.Index(
+                fields=["scheme", "facility_id"], name="facility_scheme_id_idx", condition=models.Q(scheme="fip")
+            ),
         ]
         # PostgreSQL only (migration 0002): trigram GIN indexes on UPPER(plant_name) and UPPER(operator_name)
         # serve the free-text search, which Django compiles to UPPER(col) LIKE UPPER('%text%').
