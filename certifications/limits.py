@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -38,16 +38,7 @@ def usage_reserve(*, user: Any, kind: str, amount: int, request: HttpRequest | N
     reserved = False
     if amount <= limit:
         table = DailyUsage._meta.db_table
-        outermost = not connection.in_atomic_block
-        with transaction.atomic(), connection.cursor() as cursor:
-            # No wait for this commit's WAL flush (a disk sync, the slowest part of a list page on a busy disk):
-            # the request's access record is committed synchronously before any row leaves, and that flush
-            # covers every earlier commit, this one included; a crash before that loses the increment together
-            # with the record, and then nothing was shown. Locking and visibility are unchanged, so
-            # concurrent reservations still never pass the limit. Inside a caller's transaction SET LOCAL would
-            # last to that transaction's end, so it is left alone there.
-            if outermost and connection.vendor == "postgresql":
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        with connection.cursor() as cursor:
             # The conditional DO UPDATE makes check-and-add one statement: no read-then-write race.
             cursor.execute(
                 f"INSERT INTO {table} (user_id, day, kind, count) VALUES (%s, %s, %s, %s) "  # noqa: S608
