@@ -35,6 +35,7 @@ from certifications.models import (
     Wiring,
 )
 from certifications.municipalities import municipalities, municipality_codes_by_prefecture
+from certifications.planner import facility_statistics_refresh
 from renergy.geography import PREFECTURES, SupplyArea, default_supply_area
 
 ID_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -439,11 +440,13 @@ def _copy_text(value: Any) -> str:
 
 
 def generate(*, count: int, seed: int, progress: Callable[[int], None] | None = None) -> int:
-    """Add `count` synthetic facilities; returns how many were written."""
+    """Add `count` synthetic facilities, with the planner statistics refreshed; returns how many were written."""
     companies = companies_ensure(seed=seed)
     factory = FacilityFactory(seed=seed, companies=companies)
     report = progress or (lambda done: None)
-    return _generate_copy(factory, count, report)
+    written = _generate_copy(factory, count, report)
+    facility_statistics_refresh()
+    return written
 
 
 def _rows(factory: FacilityFactory, count: int) -> Iterator[tuple[int, dict[str, Any], list[tuple[str, str, str]]]]:

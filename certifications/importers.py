@@ -43,6 +43,7 @@ from django.utils import timezone, translation
 from certifications.models import Facility, FacilitySite, OperatorKind, PowerSource, Scheme
 from certifications.municipalities import resolve_address
 from certifications.operators import operator_kind_derive
+from certifications.planner import facility_statistics_refresh
 from renergy.geography import default_supply_area
 from renergy.spreadsheet import unneutralise
 
@@ -698,6 +699,7 @@ def facilities_import(handle: IO[bytes], *, name: str, progress: Progress | None
     for start in range(0, len(checked.parsed), BATCH):
         _write_batch(checked.parsed[start : start + BATCH], checked.fields, result)
         report("writing", min(start + BATCH, len(checked.parsed)), len(checked.parsed))
+    facility_statistics_refresh()  # the planner sees the new rows before the import reports success
     report("done", len(checked.parsed), len(checked.parsed))
     return result
 

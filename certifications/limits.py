@@ -1,7 +1,12 @@
-"""Bulk-viewing guard: per-account daily limits on detail views and exported rows.
+"""Bulk-viewing guard: per-account daily limits on detail views, rows listed and rows exported.
 
 The counter lives in the database and is reserved with one atomic upsert, so several nodes (and several
 requests of one person at once) can never together pass the limit.
+
+Rows listed count separately from details: a list page shows up to 50 facilities with a dozen fields each,
+so after the detail cap, paging through the list would otherwise be the way round it. Each list page reserves
+the rows it is about to show; once the day's list rows are used up, list pages are refused like details.
+The export is the place for many rows (with its own, larger, row cap).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from certifications.models import DailyUsage, UsageKind
 def daily_limit(kind: str) -> int:
     if kind == UsageKind.DETAIL:
         return int(settings.FACILITY_DAILY_DETAIL_LIMIT)
+    if kind == UsageKind.LIST_ROWS:
+        return int(settings.FACILITY_DAILY_LIST_ROW_LIMIT)
     return int(settings.FACILITY_DAILY_EXPORT_ROW_LIMIT)
 
 

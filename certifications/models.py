@@ -138,29 +138,59 @@ class Facility(models.Model):
         verbose_name = _("認定設備")
         verbose_name_plural = _("認定設備")
         # Keyset pagination orders by (sort column, facility_id); each index below ends in facility_id so the
-        # page after a cursor is an index range scan, never a sort of the whole scope.
+        # page after a cursor is an index range scan, never a sort of the whole scope. A list page is
+        # "scope + filters, ORDER BY sort, facility_id LIMIT 51": the scope or an equality filter is the index's
+        # leading column and the sort follows it, so PostgreSQL walks the index in order and stops after 51 rows
+        # (a descending sort walks it backwards). Small matches (a municipality, a rare source) are fetched
+        # whole and sorted, which the planner prefers there anyway.
         indexes = [
-            # grid operators' scope (own supply area) and the supply-area filter, default order.
+            # grid operators' scope (own supply area) and the supply-area filter, sorted by facility ID.
             models.Index(fields=["supply_area", "facility_id"], name="facility_area_id_idx"),
-            # the prefecture filter and prefecture-level local governments' main-site match.
+            # grid operators' scope and the area filter sorted by capacity, and a capacity range inside an area.
+            models.Index(fields=["supply_area", "capacity_kw", "facility_id"], name="facility_area_capacity_idx"),
+            # grid operators' scope and the area filter sorted by certification date, and a date range in an area.
+            models.Index(fields=["supply_area", "certified_on", "facility_id"], name="facility_area_certified_idx"),
+            # the prefecture filter and prefecture-level local governments' scope, sorted by facility ID.
             models.Index(fields=["prefecture_code", "facility_id"], name="facility_pref_id_idx"),
-            # the municipality filter.
+            # the same sorted by capacity, and a capacity range inside a prefecture (pref=23 + 49.5–50 kW).
+            models.Index(fields=["prefecture_code", "capacity_kw", "facility_id"], name="facility_pref_capacity_idx"),
+            # the same sorted by certification date, and a date range inside a prefecture.
+            models.Index(fields=["prefecture_code", "certified_on", "facility_id"], name="facility_pref_certified_idx"),
+            # the municipality filter and municipal local governments' scope (a few thousand rows at most: the
+            # planner fetches them whole and sorts, whatever the sort).
             models.Index(fields=["municipality_code", "facility_id"], name="facility_muni_id_idx"),
-            # certified operators' scope (own facilities).
+            # certified operators' scope (own facilities), sorted by facility ID.
             models.Index(fields=["organisation", "facility_id"], name="facility_org_id_idx"),
-            # certification-date range filter and the sort by certification date.
+            # the same sorted by capacity (the largest operators own tens of thousands of facilities).
+            models.Index(fields=["organisation", "capacity_kw", "facility_id"], name="facility_org_capacity_idx"),
+            # the same sorted by certification date.
+            models.Index(fields=["organisation", "certified_on", "facility_id"], name="facility_org_certified_idx"),
+            # certification-date range filter and the sort by certification date for the agency (no scope).
             models.Index(fields=["certified_on", "facility_id"], name="facility_certified_id_idx"),
-            # capacity range filter and the sort by capacity.
+            # capacity range filter and the sort by capacity for the agency (no scope).
             models.Index(fields=["capacity_kw", "facility_id"], name="facility_capacity_id_idx"),
-            # the power-source filter: 99.9 % are solar, so this serves the rare other sources.
-            models.Index(fields=["power_source", "facility_id"], name="facility_source_id_idx"),
+            # the power-source filter for the rare sources (99.9 % are solar). Partial: over every row, the
+            # column's near-perfect physical correlation (almost all one value) made it look sequential to the
+            # planner, which then walked it for "solar + area" and filtered 8 rows of 9 instead of walking the
+            # area index.
+            models.Index(
+                fields=["power_source", "facility_id"],
+                name="facility_source_id_idx",
+                condition=~models.Q(power_source="solar"),
+            ),
             # operation status / FIT-FIP filters combined with the area scope (lapsed ≈ 15 %, FIP is rare).
             models.Index(fields=["supply_area", "status", "scheme", "facility_id"], name="facility_area_status_idx"),
-            # the FIT/FIP filter on its own (FIP is rare: without it, every FIP page scans the register).
-            models.Index(fields=["scheme", "facility_id"], name="facility_scheme_id_idx"),
+            # the FIP filter on its own (FIP is rare: without it, every FIP page scans the register). Partial for
+            # the same reason as the source index: FIT is nearly every row.
+            models.Index(
+                fields=["scheme", "facility_id"], name="facility_scheme_id_idx", condition=models.Q(scheme="fip")
+            ),
         ]
         # PostgreSQL only (migration 0002): trigram GIN indexes on UPPER(plant_name) and UPPER(operator_name)
         # serve the free-text search, which Django compiles to UPPER(col) LIKE UPPER('%text%').
+        # PostgreSQL only (migration 0004): extended statistics on the correlated location columns (the
+        # municipality fixes the prefecture, the prefecture fixes the supply area), so that "area=kansai +
+        # pref=27" is estimated as the prefecture's rows, not as their product.
 
     def __str__(self) -> str:
         return self.facility_id
@@ -238,6 +268,7 @@ class ImportJob(models.Model):
 
 class UsageKind(models.TextChoices):
     DETAIL = "detail", _("詳細表示")
+    LIST_ROWS = "list_rows", _("一覧表示行数")
     EXPORT_ROWS = "export_rows", _("出力行数")
 
 

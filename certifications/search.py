@@ -2,20 +2,25 @@
 
 A filter or sort is offered and applied only when the person may see the field it reads; a query parameter
 naming anything else is ignored. Pages are keyset ("after this row"), fetching page_size + 1 rows to know
-whether a next page exists, so no page ever counts the whole scope.
+whether a next page exists. The result count is exact up to COUNT_EXACT_UP_TO and the planner's estimate
+beyond it, so no page ever counts a large scope row by row.
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
+from django.db import connection
 from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
+from django.http import QueryDict
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from certifications import policy
@@ -24,6 +29,9 @@ from certifications.municipalities import is_municipality_code
 from renergy.geography import PREFECTURE_CHOICES, SupplyArea
 
 PAGE_SIZE = 50
+# Up to this many matches the list shows the exact count (a bounded COUNT over at most this many + 1 rows,
+# a few milliseconds); past it, PostgreSQL's own estimate of the match (EXPLAIN, no rows read), shown as 約.
+COUNT_EXACT_UP_TO = 2_000
 
 # Columns of the list page, in order (each shown only if allowed).
 LIST_FIELDS: tuple[str, ...] = (
@@ -235,3 +243,61 @@ def search_page(user: Any, form: FacilitySearchForm, *, after_raw: str = "", pag
         last = rows[-1]
         next_cursor = Cursor(last[column], last["facility_id"]).encode(column)
     return Page(rows, fields, next_cursor)
+
+
+@dataclass(frozen=True)
+class ResultCount:
+    value: int
+    exact: bool
+
+    @property
+    def text(self) -> str:
+        """「1,234 件」 when exact, 「約 12,300 件」 (three significant digits) when estimated."""
+        if self.exact:
+            return ngettext("%(count)s 件", "%(count)s 件", self.value) % {"count": f"{self.value:,}"}
+        digits = len(str(self.value))
+        rounded = round(self.value, -(digits - 3)) if digits > 3 else self.value
+        return gettext("約 %(count)s 件") % {"count": f"{rounded:,}"}
+
+
+def search_count(queryset: QuerySet[Facility], *, first_page: Page | None = None) -> ResultCount:
+    """How many facilities the search matches: exact up to COUNT_EXACT_UP_TO, PostgreSQL's estimate beyond.
+
+    The estimate (EXPLAIN, planning only) comes first: counting row by row is done only where the planner
+    expects a small match, so a large scope never costs a COUNT. A first page without a next page is its own
+    exact count."""
+    if first_page is not None and first_page.next_cursor is None:
+        return ResultCount(len(first_page.rows), exact=True)
+    if connection.vendor == "postgresql":
+        estimate = planner_estimate(queryset)
+        if estimate > COUNT_EXACT_UP_TO:
+            return ResultCount(estimate, exact=False)
+    counted = queryset.order_by()[: COUNT_EXACT_UP_TO + 1].count()
+    if counted <= COUNT_EXACT_UP_TO or connection.vendor != "postgresql":
+        # The embedded SQLite default holds demo-sized data: counted exactly.
+        return ResultCount(counted if counted <= COUNT_EXACT_UP_TO else queryset.count(), exact=True)
+    return ResultCount(counted, exact=False)  # the estimate was too low: "more than" is all that is known
+
+
+def planner_estimate(queryset: QuerySet[Facility]) -> int:
+    """PostgreSQL's estimate of the rows the queryset matches (EXPLAIN: planned, not run)."""
+    sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    return int((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
+
+
+# Query parameters that make up a search (the conditions a "back to the search" link keeps).
+SEARCH_PARAMETERS: tuple[str, ...] = ("q", *dict.fromkeys(FILTER_FIELDS), "sort")
+
+
+def search_conditions(params: QueryDict, *, with_cursor: bool = False) -> str:
+    """The search's own parameters from a query string (first value of each, length-bounded), URL-encoded:
+    what a link back to the list carries. Anything else in the query string is dropped."""
+    kept = QueryDict(mutable=True)
+    for name in (*SEARCH_PARAMETERS, "after") if with_cursor else SEARCH_PARAMETERS:
+        value = params.get(name, "")
+        if value and len(value) <= 100:
+            kept[name] = value
+    return kept.urlencode()

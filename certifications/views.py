@@ -20,7 +20,7 @@ from certifications.forms import ImportUploadForm, OperatorKindForm
 from certifications.importers import ArchiveRefused
 from certifications.models import ImportJob, ImportStatus, UsageKind
 from certifications.presentation import detail_sections, display_rows, field_label
-from certifications.search import FacilitySearchForm, search_page, search_queryset
+from certifications.search import FacilitySearchForm, search_conditions, search_count, search_page, search_queryset
 from certifications.selectors import get_visible_facility_or_404
 from certifications.services import facility_operator_kind_set, import_jobs_create
 
@@ -41,6 +41,10 @@ def facility_list(request: HttpRequest) -> HttpResponse:
     allowed = policy.allowed_fields(request.user)
     form = FacilitySearchForm(request.GET or None, allowed=allowed)
     page = search_page(request.user, form, after_raw=request.GET.get("after", ""))
+    if page.rows and not limits.usage_reserve(
+        user=request.user, kind=UsageKind.LIST_ROWS, amount=len(page.rows), request=request
+    ):
+        return _limit_page(request, UsageKind.LIST_ROWS)
     disclose(request, facility_ids=[row["facility_id"] for row in page.rows], fields=list(page.fields), kind="list")
     return render(
         request,
@@ -49,8 +53,15 @@ def facility_list(request: HttpRequest) -> HttpResponse:
             "form": form,
             "headers": [field_label(field) for field in page.fields],
             "rows": display_rows(page.rows, page.fields),
+            "count": search_count(
+                search_queryset(request.user, form), first_page=None if request.GET.get("after") else page
+            )
+            if page.fields
+            else None,
             "next_cursor": page.next_cursor,
             "query": _query_without(request, "after"),
+            # Carried to each detail page so that its 「検索に戻る」 returns to this page of this search.
+            "detail_query": search_conditions(request.GET, with_cursor=True),
             "has_data_access": bool(allowed),
             "export_fields": [(field, field_label(field)) for field in allowed],
         },
@@ -74,6 +85,7 @@ def facility_detail(request: HttpRequest, facility_id: str) -> HttpResponse:
                 if request.user.organisation.kind in OPERATOR_KIND_ROLES and "operator_kind" in facility.values
                 else None
             ),
+            "back_query": search_conditions(request.GET, with_cursor=True),
         },
     )
 
@@ -82,7 +94,7 @@ def _limit_page(request: HttpRequest, kind: str) -> HttpResponse:
     return render(
         request,
         "certifications/limit.html",
-        {"kind": kind, "limit": limits.daily_limit(kind)},
+        {"kind": kind, "limit": limits.daily_limit(kind), "back_query": search_conditions(request.GET)},
         status=429,
     )
 

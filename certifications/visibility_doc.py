@@ -9,6 +9,9 @@ from certifications import policy
 from certifications.models import Facility
 from certifications.presentation import field_label
 
+# The shipped defaults (renergy/settings/base.py), not the running values: the document describes the rule.
+DEFAULTS = {"detail": 500, "list": 10_000, "export": 300_000}
+
 
 def render_visibility_markdown() -> str:
     with translation.override("ja"):
@@ -75,6 +78,26 @@ def render_visibility_markdown() -> str:
                 f"| {field_label(mask.field)} (`{mask.field}`) | {field_label(mask.when_field)} = {value} "
                 f"(`{mask.when_value}`) | `{mask.unless_group}` | 「{mask.text}」 | " + " | ".join(cells) + " |"
             )
+        lines += [
+            "",
+            "## Bulk viewing: daily limits per account",
+            "",
+            "Counted per account and per day (Asia/Tokyo) in the database, reserved before anything is shown, so",
+            "several nodes or parallel requests never pass a limit together. Past a limit the page is refused",
+            "(429, no facility data) and the account is flagged (`facility.bulk_limit_exceeded`) for the",
+            "self-inspection.",
+            "",
+            "| what is counted | setting | default |",
+            "|---|---|---|",
+            f"| detail pages (1 per facility shown) | `FACILITY_DAILY_DETAIL_LIMIT` | {DEFAULTS['detail']:,} |",
+            f"| rows shown in list pages (up to 50 a page) | `FACILITY_DAILY_LIST_ROW_LIMIT` | {DEFAULTS['list']:,} |",
+            f"| rows exported (CSV, XLSX) | `FACILITY_DAILY_EXPORT_ROW_LIMIT` | {DEFAULTS['export']:,} |",
+            "",
+            "List rows count separately from details: otherwise, once the detail limit is reached, paging through",
+            "the list (each page showing a dozen fields of 50 facilities) would go round it. 10,000 rows is 200",
+            "list pages a day; work that needs more facilities than that uses the export, which is recorded row by",
+            "row and has its own limit.",
+        ]
         lines += ["", "## Fields in each group", "", "| group | field | 項目 |", "|---|---|---|"]
         for group in policy.GROUPS:
             for name in group.fields:

@@ -354,5 +354,7 @@ CELERY_BEAT_SCHEDULE.update(
 FACILITY_EXPORT_MAX_ROWS = env_int("FACILITY_EXPORT_MAX_ROWS", 100_000)
 # Bulk-viewing guard, per account per day (Asia/Tokyo); past it access is refused and the account flagged.
 FACILITY_DAILY_DETAIL_LIMIT = env_int("FACILITY_DAILY_DETAIL_LIMIT", 500)
+# Facilities shown in list pages (50 a page): 10,000 is 200 pages a day; more than that is bulk viewing.
+FACILITY_DAILY_LIST_ROW_LIMIT = env_int("FACILITY_DAILY_LIST_ROW_LIMIT", 10_000)
 FACILITY_DAILY_EXPORT_ROW_LIMIT = env_int("FACILITY_DAILY_EXPORT_ROW_LIMIT", 300_000)
 # --- end certifications ---
