@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.auth.password_validation import password_validators_help_text_html, validate_password
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import User
+from accounts.models import SecondFactorPolicy, User
 
 
 class PasswordStepForm(forms.Form):
@@ -95,3 +95,20 @@ class ReasonForm(forms.Form):
 
 class AccountSearchForm(forms.Form):
     q = forms.CharField(label=_("検索（氏名・メールアドレス・組織）"), max_length=100, required=False)
+
+
+class KeyNameForm(forms.Form):
+    name = forms.CharField(
+        label=_("キーの名前"),
+        max_length=64,
+        help_text=_("どのキーか自分で見分けられる名前（例: 青いUSBキー、業務用ノートPC）"),
+    )
+
+
+class SecondFactorPolicyForm(forms.Form):
+    policy = forms.ChoiceField(
+        label=_("使える二要素認証"), choices=SecondFactorPolicy.choices, widget=forms.RadioSelect
+    )
+    device_bound_only = forms.BooleanField(
+        label=_("端末に固定されたキーのみ認める（同期パスキーを認めない）"), required=False
+    )

@@ -22,6 +22,7 @@ from accounts.models import AccountRequest, AccountRequestStatus
 from accounts.permissions import signed_in
 from accounts.sessions import session_end_others, sessions_active, sessions_recent
 from accounts.views.common import authenticator_step
+from accounts.webauthn import webauthn_credentials, webauthn_replaces_totp
 from audit.events import record_event
 
 REENROL_KEY = "mfa_reenrol_at"
@@ -34,6 +35,32 @@ def _confirm_password(request: HttpRequest) -> ConfirmPasswordForm:
         # A wrong password here counts toward the same lockout as at sign-in.
         user_login_failed.send(sender=__name__, credentials={"username": request.user.email}, request=request)
     return form
+
+
+REAUTH_SECONDS = 10 * 60
+
+
+def password_reentered(request: HttpRequest, *, purpose: str) -> bool:
+    """Whether the person re-entered their password for `purpose` within the last ten minutes."""
+    started = request.session.get(f"reauth_at:{purpose}")
+    return started is not None and time.time() - started <= REAUTH_SECONDS
+
+
+def password_reentry(request: HttpRequest, *, purpose: str, title: str) -> HttpResponse | None:
+    """None when the password was re-entered for `purpose` recently; otherwise the password page, and after a
+    correct password a redirect back to the same page. Every step that changes a second factor goes through
+    this one function (a wrong password counts toward the sign-in lockout in _confirm_password)."""
+    if password_reentered(request, purpose=purpose):
+        return None
+    if request.method == "POST" and "password" not in request.POST:
+        # The page's own form, sent after the ten minutes ran out: ask again, it is not a wrong password.
+        form = ConfirmPasswordForm(user=request.user)
+    else:
+        form = _confirm_password(request)
+    if request.method == "POST" and form.is_valid():
+        request.session[f"reauth_at:{purpose}"] = time.time()
+        return redirect(request.get_full_path())
+    return render(request, "accounts/confirm_password.html", {"form": form, "purpose": title})
 
 
 @signed_in()
@@ -53,6 +80,8 @@ def account(request: HttpRequest) -> HttpResponse:
         {
             "active_sessions": sessions_active(request.user),
             "current_session_id": request.session.get("user_session_id"),
+            "security_keys": webauthn_credentials(request.user),
+            "totp_replaced": webauthn_replaces_totp(request.user),
         },
     )
 

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.forms import AccountSearchForm, ReasonForm
+from accounts.forms import AccountSearchForm, ReasonForm, SecondFactorPolicyForm
 from accounts.lifecycle import (
     SuspensionCause,
     account_activation_resend,
@@ -19,10 +19,12 @@ from accounts.lifecycle import (
     account_request_reject,
     account_retire,
     account_suspend,
+    organisation_second_factor_policy_set,
 )
 from accounts.models import AccountRequest, AccountRequestStatus, Organisation, User
 from accounts.permissions import system_admin_only
 from audit.events import record_event
+from audit.models import SecurityEvent
 
 
 @system_admin_only
@@ -64,6 +66,41 @@ def admin_organisations(request: HttpRequest) -> HttpResponse:
         officers=Count("members", filter=Q(members__is_officer=True, members__status="active")),
     )
     return render(request, "accounts/admin_organisations.html", {"organisations": organisations})
+
+
+@system_admin_only
+def admin_organisation_second_factor(request: HttpRequest, pk: int) -> HttpResponse:
+    """Which second factors the organisation's people may use, and the record of earlier changes."""
+    organisation = get_object_or_404(Organisation, pk=pk)
+    form = SecondFactorPolicyForm(
+        request.POST or None,
+        initial={
+            "policy": organisation.second_factor_policy,
+            "device_bound_only": organisation.webauthn_device_bound_only,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            organisation_second_factor_policy_set(
+                organisation=organisation,
+                policy=form.cleaned_data["policy"],
+                device_bound_only=form.cleaned_data["device_bound_only"],
+                actor=request.user,
+                request=request,
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, _("「%(name)s」の二要素認証の方針を保存しました。") % {"name": organisation.name})
+            return redirect("accounts:admin_organisations")
+    changes = SecurityEvent.objects.filter(
+        organisation=organisation, action="organisation.second_factor_policy_changed"
+    ).select_related("actor")[:20]
+    return render(
+        request,
+        "accounts/admin_organisation_second_factor.html",
+        {"organisation": organisation, "form": form, "changes": changes},
+    )
 
 
 @system_admin_only
