@@ -106,6 +106,8 @@ def login_code(request: HttpRequest) -> HttpResponse:
             error = _("認証コードが正しくないか、既に使用されています。")
     has_keys = webauthn_credentials(user).exists()
     totp_replaced = has_keys and webauthn_replaces_totp(user)
+    if has_keys:
+        form.fields["code"].widget.attrs.pop("autofocus", None)  # the key is the first way offered
     if totp_replaced:
         form.fields["code"].label = _("リカバリーコード")
     return render(
