@@ -21,7 +21,7 @@ from accounts.lifecycle import (
     account_suspend,
     organisation_second_factor_policy_set,
 )
-from accounts.models import AccountRequest, AccountRequestStatus, Organisation, User
+from accounts.models import AccountRequest, AccountRequestStatus, Organisation, SecondFactorPolicy, User
 from accounts.permissions import system_admin_only
 from audit.events import record_event
 from audit.models import SecurityEvent
@@ -68,6 +68,11 @@ def admin_organisations(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/admin_organisations.html", {"organisations": organisations})
 
 
+def _policy_label(setting: dict) -> str:
+    label = str(dict(SecondFactorPolicy.choices).get(setting.get("policy"), setting.get("policy", "")))
+    return f"{label}（{_('端末に固定されたキーのみ')}）" if setting.get("device_bound_only") else label
+
+
 @system_admin_only
 def admin_organisation_second_factor(request: HttpRequest, pk: int) -> HttpResponse:
     """Which second factors the organisation's people may use, and the record of earlier changes."""
@@ -93,9 +98,17 @@ def admin_organisation_second_factor(request: HttpRequest, pk: int) -> HttpRespo
         else:
             messages.success(request, _("「%(name)s」の二要素認証の方針を保存しました。") % {"name": organisation.name})
             return redirect("accounts:admin_organisations")
-    changes = SecurityEvent.objects.filter(
-        organisation=organisation, action="organisation.second_factor_policy_changed"
-    ).select_related("actor")[:20]
+    changes = [
+        {
+            "at": event.at,
+            "actor": event.actor,
+            "before": _policy_label(event.data.get("before") or {}),
+            "after": _policy_label(event.data.get("after") or {}),
+        }
+        for event in SecurityEvent.objects.filter(
+            organisation=organisation, action="organisation.second_factor_policy_changed"
+        ).select_related("actor")[:20]
+    ]
     return render(
         request,
         "accounts/admin_organisation_second_factor.html",

@@ -85,6 +85,12 @@ def login_code(request: HttpRequest) -> HttpResponse:
         request.session.pop(PENDING_KEY, None)
         return redirect("accounts:login")
     form = CodeStepForm(request.POST or None)
+    has_keys = webauthn_credentials(user).exists()
+    totp_replaced = has_keys and webauthn_replaces_totp(user)
+    if has_keys:
+        form.fields["code"].widget.attrs.pop("autofocus", None)  # the key is the first way offered
+    if totp_replaced:
+        form.fields["code"].label = _("リカバリーコード")
     error = ""
     if request.method == "POST" and form.is_valid():
         result = signin_second_factor(request, user=user, code=form.cleaned_data["code"])
@@ -104,12 +110,6 @@ def login_code(request: HttpRequest) -> HttpResponse:
             )
         else:
             error = _("認証コードが正しくないか、既に使用されています。")
-    has_keys = webauthn_credentials(user).exists()
-    totp_replaced = has_keys and webauthn_replaces_totp(user)
-    if has_keys:
-        form.fields["code"].widget.attrs.pop("autofocus", None)  # the key is the first way offered
-    if totp_replaced:
-        form.fields["code"].label = _("リカバリーコード")
     return render(
         request,
         "accounts/login_code.html",

@@ -157,3 +157,48 @@ def test_a_colleagues_key_is_refused_at_the_persons_sign_in(
     refused = SecurityEvent.objects.get(action="auth.mfa_failed", target_user=person.user)
     assert refused.data["method"] == "webauthn" and refused.data["reason"] == "credential_user_mismatch"
     assert refused.data["credential_owner"] == colleague.user.pk
+
+
+def test_where_the_administrator_requires_keys_people_enrol_one_and_the_app_stops_working(
+    contexts: Contexts, context: BrowserContext, page: Page, orgs, ready_person, shot
+) -> None:
+    administrator = ready_person(orgs.contractor, name="委託 管理者")
+    person = ready_person(orgs.bureau, name="関東 三郎")
+
+    admin_page = contexts.new_page()
+    sign_in(admin_page, administrator)
+    admin_page.get_by_role("navigation", name="メインメニュー").get_by_role("link", name="組織管理").click()
+    admin_page.get_by_role("link", name=f"{orgs.bureau.name}の二要素認証の方針を変更").click()
+    admin_page.get_by_label("セキュリティキー必須").check()
+    shot(admin_page, "admin-sets-keys-required")
+    admin_page.get_by_role("button", name="保存").click()
+    expect(admin_page.get_by_role("row").filter(has_text=orgs.bureau.name)).to_contain_text("セキュリティキー必須")
+    assert SecurityEvent.objects.filter(
+        action="organisation.second_factor_policy_changed", organisation=orgs.bureau, actor=administrator.user
+    ).exists()
+
+    # At the next sign-in (password + app code) the person is led to enrol a key before anything else.
+    virtual_key(context, page)
+    sign_in(page, person)
+    expect(page.get_by_role("heading", level=1)).to_have_text("セキュリティキーの登録")
+    page.get_by_role("link", name="認定設備の検索").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("セキュリティキーの登録")
+    page.get_by_label("現在のパスワード").fill(person.password)
+    page.get_by_role("button", name="続ける").click()
+    expect(page.get_by_role("status").filter(has_text="セキュリティキーの登録が必要です")).to_be_visible()
+    shot(page, "required-enrolment")
+    page.get_by_role("button", name="セキュリティキーを登録する").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("セキュリティキーを登録しました")
+    page.get_by_role("button", name="名前を保存").click()
+    page.get_by_role("button", name="サインアウト").click()
+
+    # From now on the app's code is refused; the key (or a recovery code) signs in.
+    password_step(page, person)
+    expect(page.get_by_label("リカバリーコード")).to_be_visible()
+    page.get_by_label("リカバリーコード").fill(totp_code(person.device))
+    page.get_by_role("button", name="サインイン", exact=True).click()
+    expect(page.get_by_role("alert")).to_contain_text("認証アプリのコードではサインインできません")
+    expect(page.get_by_label("リカバリーコード")).to_be_visible()
+    shot(page, "app-code-refused")
+    page.get_by_role("button", name="セキュリティキーでサインイン").click()
+    expect(page.get_by_role("button", name="サインアウト")).to_be_visible()
