@@ -48,8 +48,8 @@ def password_reentered(request: HttpRequest, *, purpose: str) -> bool:
 
 def password_reentry(request: HttpRequest, *, purpose: str, title: str) -> HttpResponse | None:
     """None when the password was re-entered for `purpose` recently; otherwise the password page, and after a
-    correct password a redirect back to the same page. Every step that changes a second factor goes through
-    this one function (a wrong password counts toward the sign-in lockout in _confirm_password)."""
+    correct password a redirect back to the same page. The security-key pages ask for the password only here,
+    so how re-entry is checked changes in one place (a wrong password counts toward the sign-in lockout)."""
     if password_reentered(request, purpose=purpose):
         return None
     if request.method == "POST" and "password" not in request.POST:
