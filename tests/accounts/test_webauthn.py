@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -324,3 +325,23 @@ def test_self_inspection_counts_key_sign_ins_for_new_and_concurrent_addresses(pe
     assert {"127.0.0.21", "127.0.0.22"} <= set(concurrent.numbers["ips"])
     assert concurrent.numbers["switches"] >= 2
     assert datetime.fromisoformat(concurrent.numbers["first_at"]) >= start
+
+
+def test_the_plugins_script_messages_are_served_in_japanese_from_this_site() -> None:
+    response = Client().get(reverse("accounts:webauthn_jsi18n"), HTTP_ACCEPT_LANGUAGE="ja")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/javascript")
+    touch = json.dumps("キーに触れてください…")  # the catalog is JSON, non-ASCII escaped
+    assert touch in response.content.decode()
+    english = Client().get(reverse("accounts:webauthn_jsi18n"), HTTP_ACCEPT_LANGUAGE="en")
+    assert touch not in english.content.decode()
+
+
+def test_the_key_pages_pass_options_in_a_data_block_not_in_inline_script(person, signed_in_client) -> None:
+    client = signed_in_client(person)
+    client.post(reverse("accounts:webauthn_enrol"), {"password": PASSWORD})
+    response = client.get(reverse("accounts:webauthn_enrol"))
+    page = response.content.decode()
+    assert '<script id="otp_webauthn_config" type="application/json">' in page
+    assert "unsafe-inline" not in response["Content-Security-Policy"]
+    inline = [s for s in re.findall(r"<script(?![^>]*\bsrc=)([^>]*)>", page) if "application/json" not in s]
+    assert inline == []
