@@ -174,6 +174,7 @@ def test_where_the_administrator_requires_keys_people_enrol_one_and_the_app_stop
     admin_page.get_by_role("navigation", name="メインメニュー").get_by_role("link", name="組織管理").click()
     admin_page.get_by_role("link", name=f"{orgs.bureau.name}の二要素認証の方針を変更").click()
     admin_page.get_by_label("セキュリティキー必須").check()
+    admin_page.get_by_label("端末に固定されたキーのみ認める").check()
     shot(admin_page, "admin-sets-keys-required")
     admin_page.get_by_role("button", name="保存").click()
     expect(admin_page.get_by_role("row").filter(has_text=orgs.bureau.name)).to_contain_text("セキュリティキー必須")
@@ -190,10 +191,16 @@ def test_where_the_administrator_requires_keys_people_enrol_one_and_the_app_stop
     page.get_by_label("現在のパスワード").fill(person.password)
     page.get_by_role("button", name="続ける").click()
     expect(page.get_by_role("status").filter(has_text="セキュリティキーの登録が必要です")).to_be_visible()
+    expect(page.get_by_role("main")).to_contain_text("他の端末に同期されるパスキー")
     shot(page, "required-enrolment")
     page.get_by_role("button", name="セキュリティキーを登録する").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("セキュリティキーを登録しました")
     page.get_by_role("button", name="名前を保存").click()
+    # Where only device-bound keys count, the key was asked to state what it is; its flags say it cannot sync.
+    credential = WebAuthnCredential.objects.select_related("attestation").get(user=person.user)
+    assert not credential.backup_eligible and not credential.backup_state
+    assert credential.attestation.fmt != "none"
+    expect(page.get_by_role("table").first).to_contain_text(f"この端末・キーのみ（{credential.attestation.fmt}）")
     page.get_by_role("button", name="サインアウト").click()
 
     # From now on the app's code is refused; the key (or a recovery code) signs in.
