@@ -23,6 +23,7 @@ from accounts.lifecycle import (
 )
 from accounts.models import AccountRequest, AccountRequestStatus, Organisation, SecondFactorPolicy, User
 from accounts.permissions import system_admin_only
+from accounts.webauthn import webauthn_credentials
 from audit.events import record_event
 from audit.models import SecurityEvent
 
@@ -129,7 +130,11 @@ def admin_accounts(request: HttpRequest) -> HttpResponse:
 @system_admin_only
 def admin_account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     person = get_object_or_404(User.objects.select_related("organisation"), pk=pk)
-    return render(request, "accounts/admin_account.html", {"person": person, "reason_form": ReasonForm()})
+    return render(
+        request,
+        "accounts/admin_account.html",
+        {"person": person, "reason_form": ReasonForm(), "security_keys": webauthn_credentials(person)},
+    )
 
 
 @system_admin_only

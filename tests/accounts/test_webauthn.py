@@ -345,3 +345,11 @@ def test_the_key_pages_pass_options_in_a_data_block_not_in_inline_script(person,
     assert "unsafe-inline" not in response["Content-Security-Policy"]
     inline = [s for s in re.findall(r"<script(?![^>]*\bsrc=)([^>]*)>", page) if "application/json" not in s]
     assert inline == []
+
+
+def test_the_administrator_sees_a_persons_keys_without_their_material(person, administrator, signed_in_client) -> None:
+    with_key(person, signed_in_client)
+    credential = WebAuthnCredential.objects.get(user=person)
+    page = signed_in_client(administrator).get(reverse("accounts:admin_account", args=[person.pk])).content.decode()
+    assert "セキュリティキー 1" in page and "この端末・キーのみ" in page
+    assert credential.public_key.hex() not in page and credential.credential_id_sha256 not in page
