@@ -213,7 +213,9 @@ def signin_webauthn(request: HttpRequest, *, user: User, state: dict, data: dict
                 device = helper.authenticate_complete(user=user, state=state, data=data)
         except webauthn_exceptions.OTPWebAuthnApiError as error:
             reason = error.code
-        if device is not None and not user.organisation.accepts_webauthn_credential(
+        if device is not None and not device.confirmed:
+            reason = "credential_disabled"
+        elif device is not None and not user.organisation.accepts_webauthn_credential(
             backup_eligible=device.backup_eligible, backup_state=device.backup_state
         ):
             reason = "synced_passkey_refused"
