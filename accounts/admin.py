@@ -54,6 +54,8 @@ class OrganisationAdmin(NoDeleteAdmin):
     list_display = ["name", "kind", "supply_area", "jurisdiction_code", "is_active"]
     list_filter = ["kind", "supply_area", "is_active"]
     search_fields = ["name"]
+    # Changed only in the administrator console, through the service that records the event.
+    readonly_fields = ["second_factor_policy", "webauthn_device_bound_only"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Organisation | None = None) -> list[str]:
         return ["kind", *ORGANISATION_RIGHTS, "created_at"] if obj is not None else ["created_at"]

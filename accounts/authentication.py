@@ -1,4 +1,5 @@
-"""The two-step sign-in (password, then TOTP or a recovery code) for every role, the admin site included.
+"""The two-step sign-in (password, then TOTP, a security key or a recovery code) for every role, the admin site
+included.
 
 A password alone never yields an authenticated session: it only leaves a short-lived "pending" mark in
 the session, and Django's login() runs after the second factor. Password and second-factor failures
@@ -30,10 +31,14 @@ from django.http import HttpRequest
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn import exceptions as webauthn_exceptions
+from django_otp_webauthn.models import WebAuthnCredential
+from django_otp_webauthn.utils import rewrite_exceptions
 
 from accounts.models import AccountStatus, RecoveryCodeDevice, User
 from accounts.sessions import session_started
 from accounts.terms import terms_remember_in_session
+from accounts.webauthn import webauthn_note_use, webauthn_presented, webauthn_replaces_totp
 from audit.events import record_event
 from renergy.client_ip import client_ip
 
@@ -55,6 +60,8 @@ class Outcome(enum.Enum):
 class StepResult:
     outcome: Outcome
     user: User | None = None
+    device: Device | None = None
+    reason: str = ""  # why a second factor was refused, when the person needs to know (the policy, not the code)
 
 
 @contextmanager
@@ -148,6 +155,17 @@ def signin_second_factor(request: HttpRequest, *, user: User, code: str) -> Step
             request.axes_locked_out = True
             return StepResult(Outcome.LOCKED)
         device = _device_for(user, code)
+        if isinstance(device, TOTPDevice) and webauthn_replaces_totp(user):
+            # Checked before the code is, so the refused app is not even an oracle for its codes.
+            _count_failure(request, user.email)
+            record_event(
+                action="auth.mfa_refused_policy",
+                request=request,
+                target_user=user,
+                data={"device": device.persistent_id, "method": "totp", "reason": "webauthn_required"},
+            )
+            outcome = Outcome.LOCKED if getattr(request, "axes_locked_out", False) else Outcome.INVALID
+            return StepResult(outcome, user, reason="webauthn_required")
         if device is None or not device.verify_token(code):
             _count_failure(request, user.email)
             record_event(
@@ -168,9 +186,66 @@ def signin_second_factor(request: HttpRequest, *, user: User, code: str) -> Step
         request=request,
         actor=user,
         target_user=user,
-        data={"device": device.persistent_id, "recovery_code": isinstance(device, StaticDevice)},
+        data={
+            "device": device.persistent_id,
+            "method": "recovery_code" if isinstance(device, StaticDevice) else "totp",
+            "recovery_code": isinstance(device, StaticDevice),
+        },
     )
-    return StepResult(Outcome.OK, user)
+    return StepResult(Outcome.OK, user, device)
+
+
+def signin_webauthn(request: HttpRequest, *, user: User, state: dict, data: dict) -> StepResult:
+    """Step two with a security key or passkey, for the person who passed the password step.
+
+    The plugin verifies the signature over this session's one-time challenge against the person's own
+    credentials only (another person's key is refused). Failures count toward the same lockout as a
+    wrong code, under the same per-account and per-IP guard."""
+    helper = WebAuthnCredential.get_webauthn_helper(request=request)
+    with _attempt_guard(request, user.email):
+        if is_locked_out(request, user.email):
+            request.axes_locked_out = True
+            return StepResult(Outcome.LOCKED)
+        device, reason = None, ""
+        try:
+            with rewrite_exceptions(logger=None):
+                device = helper.authenticate_complete(user=user, state=state, data=data)
+        except webauthn_exceptions.OTPWebAuthnApiError as error:
+            reason = error.code
+        if device is not None and not device.confirmed:
+            reason = "credential_disabled"
+        elif device is not None and not user.organisation.accepts_webauthn_credential(
+            backup_eligible=device.backup_eligible, backup_state=device.backup_state
+        ):
+            reason = "synced_passkey_refused"
+        if reason:
+            _count_failure(request, user.email)
+            record_event(
+                action="auth.mfa_refused_policy" if reason == "synced_passkey_refused" else "auth.mfa_failed",
+                request=request,
+                target_user=user,
+                data={"method": "webauthn", "reason": reason, **webauthn_presented(data)},
+            )
+            outcome = Outcome.LOCKED if getattr(request, "axes_locked_out", False) else Outcome.INVALID
+            return StepResult(outcome, user, reason=reason)
+    if not _ip_allowed(request, user):
+        return StepResult(Outcome.IP_REFUSED, user)
+    request.session.pop(PENDING_KEY, None)
+    signin_complete(request, user=user, device=device)
+    webauthn_note_use(request=request, user=user, device=device)
+    record_event(
+        action="auth.login",
+        request=request,
+        actor=user,
+        target_user=user,
+        data={
+            "device": device.persistent_id,
+            "method": "webauthn",
+            "credential_id_sha256": device.credential_id_sha256,
+            "recovery_code": False,
+        },
+    )
+    return StepResult(Outcome.OK, user, device)
 
 
 def signin_complete(request: HttpRequest, *, user: User, device: Device) -> None:

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.auth.password_validation import password_validators_help_text_html, validate_password
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Organisation, User
+from accounts.models import Organisation, SecondFactorPolicy, User
 from renergy.geography import SupplyArea
 
 
@@ -104,3 +104,20 @@ class OrganisationRightsForm(forms.Form):
     def __init__(self, *args: object, organisation: Organisation, **kwargs: object) -> None:
         initial = {name: getattr(organisation, name) for name in ("supply_area", "jurisdiction_code", "ip_ranges")}
         super().__init__(*args, initial={**initial, "is_active": organisation.is_active}, **kwargs)
+
+
+class KeyNameForm(forms.Form):
+    name = forms.CharField(
+        label=_("キーの名前"),
+        max_length=64,
+        help_text=_("どのキーか自分で見分けられる名前（例: 青いUSBキー、業務用ノートPC）"),
+    )
+
+
+class SecondFactorPolicyForm(forms.Form):
+    policy = forms.ChoiceField(
+        label=_("使える二要素認証"), choices=SecondFactorPolicy.choices, widget=forms.RadioSelect
+    )
+    device_bound_only = forms.BooleanField(
+        label=_("端末に固定されたキーのみ認める（同期パスキーを認めない）"), required=False
+    )

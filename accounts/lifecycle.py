@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts import emails
 from accounts.models import (
@@ -31,6 +32,7 @@ from accounts.models import (
     AccountStatus,
     ActivationLink,
     Organisation,
+    SecondFactorPolicy,
     User,
     UserSession,
 )
@@ -224,6 +226,7 @@ def account_request_approve(
         # Re-verify the address and force a new authenticator: nothing from before the suspension still works.
         TOTPDevice.objects.filter(user=user).delete()
         StaticDevice.objects.filter(user=user).delete()
+        WebAuthnCredential.objects.filter(user=user).delete()
         user.set_unusable_password()
         user.save(update_fields=["password"])
         _set_status(user, AccountStatus.INVITED, _("利用再開承認"))
@@ -409,6 +412,7 @@ def account_retire(*, user: User, reason: str, actor: User, request: HttpRequest
     user.save(update_fields=["password", "is_staff"])
     TOTPDevice.objects.filter(user=user).delete()
     StaticDevice.objects.filter(user=user).delete()
+    WebAuthnCredential.objects.filter(user=user).delete()
     ActivationLink.objects.filter(user=user, used_at__isnull=True, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
@@ -647,3 +651,40 @@ def accounts_suspend_idle(*, idle_before: datetime, reason: str, idle_days: int)
     if ids:
         outbox_trigger()
     return ids
+
+
+# --- organisation settings --------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def organisation_second_factor_policy_set(
+    *,
+    organisation: Organisation,
+    policy: str,
+    device_bound_only: bool,
+    actor: User,
+    request: HttpRequest | None = None,
+) -> Organisation:
+    """The administrator sets which second factors the organisation's people may use.
+
+    `webauthn` leads everyone without a key to enrol one at their next request, and refuses their authenticator
+    app once they hold a key; `device_bound_only` refuses passkeys that can be synced to other devices."""
+    _require_admin(actor)
+    if policy not in SecondFactorPolicy.values:
+        raise ValidationError(_("二要素認証の方針が正しくありません。"), code="invalid_policy")
+    organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
+    before = {"policy": organisation.second_factor_policy, "device_bound_only": organisation.webauthn_device_bound_only}
+    after = {"policy": policy, "device_bound_only": bool(device_bound_only)}
+    if before == after:
+        return organisation
+    organisation.second_factor_policy = policy
+    organisation.webauthn_device_bound_only = bool(device_bound_only)
+    organisation.save(update_fields=["second_factor_policy", "webauthn_device_bound_only"])
+    record_event(
+        action="organisation.second_factor_policy_changed",
+        request=request,
+        actor=actor,
+        organisation=organisation,
+        data={"before": before, "after": after},
+    )
+    return organisation

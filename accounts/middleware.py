@@ -19,6 +19,7 @@ from accounts.models import AccountStatus
 from accounts.permissions import ADMIN_SITE_RULE, AccessRule, rule_for
 from accounts.sessions import session_ended, session_expiry_reason, session_seen
 from accounts.terms import terms_accepted_in_session
+from accounts.webauthn import webauthn_enrolment_due
 from audit.events import record_event
 from renergy.client_ip import client_ip
 
@@ -89,6 +90,9 @@ class AccessGateMiddleware:
             return redirect_to_login(request)
         if user.status != AccountStatus.ACTIVE or not terms_accepted_in_session(request):
             return HttpResponseRedirect(f"{reverse('accounts:terms')}?{urlencode({'next': request.get_full_path()})}")
+        if not rule.key_enrolment and webauthn_enrolment_due(user):
+            # The organisation requires a security key: the person enrols one before anything else.
+            return HttpResponseRedirect(reverse("accounts:webauthn_enrol"))
         if not rule.allows_role(user):
             record_event(action="access.denied", request=request, actor=user, data={"path": request.path})
             raise PermissionDenied("This role may not use this view.")

@@ -34,6 +34,15 @@ class OrganisationKind(models.TextChoices):
     OPERATOR = "operator", _("認定事業者・代行登録者")
 
 
+class SecondFactorPolicy(models.TextChoices):
+    """Which second factors an organisation's people may sign in with (set by the administrator)."""
+
+    ANY = "any", _("認証アプリまたはセキュリティキー")
+    # A TOTP secret can be copied to any number of phones and a code read out to anyone; a security key
+    # or passkey answers only the site it was made for, on the device that holds it.
+    WEBAUTHN = "webauthn", _("セキュリティキー必須")
+
+
 class Organisation(models.Model):
     """An organisation whose people may hold accounts, with what bounds their data scope."""
 
@@ -53,6 +62,15 @@ class Organisation(models.Model):
     )
     is_active = models.BooleanField(_("有効"), default=True)
     created_at = models.DateTimeField(_("登録日時"), default=timezone.now)
+    # Changed only through accounts.lifecycle.organisation_second_factor_policy_set (it records the event).
+    second_factor_policy = models.CharField(
+        _("二要素認証の方針"), max_length=20, choices=SecondFactorPolicy.choices, default=SecondFactorPolicy.ANY
+    )
+    webauthn_device_bound_only = models.BooleanField(
+        _("端末に固定されたキーのみ"),
+        default=False,
+        help_text=_("同期パスキー（クラウド経由で他の端末に複製できるもの）を認めない"),
+    )
 
     class Meta:
         verbose_name = _("組織")
@@ -87,6 +105,14 @@ class Organisation(models.Model):
 
     def ip_range_list(self) -> list[str]:
         return [line.strip() for line in self.ip_ranges.splitlines() if line.strip()]
+
+    @property
+    def requires_webauthn(self) -> bool:
+        return self.second_factor_policy == SecondFactorPolicy.WEBAUTHN
+
+    def accepts_webauthn_credential(self, *, backup_eligible: bool, backup_state: bool) -> bool:
+        """A credential that can be (or is) backed up can be synced to other devices: refused when device-bound only."""
+        return not (self.webauthn_device_bound_only and (backup_eligible or backup_state))
 
     def allows_ip(self, ip: str) -> bool:
         """True when no ranges are registered or the address falls in one of them."""
@@ -454,3 +480,22 @@ class OutboundEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} to user {self.user_id} ({self.status})"
+
+
+class WebAuthnCredentialUse(models.Model):
+    """The addresses a security key or passkey signed in from, so a sign-in from a new one is recorded."""
+
+    credential = models.ForeignKey(
+        "django_otp_webauthn.WebAuthnCredential", on_delete=models.CASCADE, related_name="uses"
+    )
+    ip_address = models.GenericIPAddressField()
+    first_used_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("セキュリティキーの利用元")
+        verbose_name_plural = _("セキュリティキーの利用元")
+        constraints = [models.UniqueConstraint(fields=["credential", "ip_address"], name="webauthn_use_once_per_ip")]
+
+    def __str__(self) -> str:
+        return f"credential {self.credential_id} from {self.ip_address}"

@@ -22,12 +22,15 @@ RULE_ATTR = "access_rule"
 class AccessRule:
     """`public`: anyone (login, health). `onboarding`: password-authenticated but not yet through MFA/consent.
     `signed_in`: an ACTIVE account with a verified TOTP device and the current terms accepted, and when
-    `roles` is set, one of those organisation kinds; `officer` additionally requires the officer right."""
+    `roles` is set, one of those organisation kinds; `officer` additionally requires the officer right.
+    `key_enrolment`: still usable by someone whose organisation requires a security key they have not
+    enrolled yet (everything else leads them to enrol one first)."""
 
     level: Level
     roles: frozenset[str] | None = None
     officer: bool = False
     staff: bool = False  # the Django admin site: is_staff on top of a full sign-in
+    key_enrolment: bool = False
 
     def allows_role(self, user: Any) -> bool:
         if self.roles is not None and user.organisation.kind not in self.roles:
@@ -56,6 +59,11 @@ def onboarding(view: V) -> V:
 def signed_in(*roles: str, officer: bool = False) -> Callable[[V], V]:
     """Any fully signed-in person; with roles, only those organisation kinds."""
     return _declare(AccessRule("signed_in", frozenset(roles) if roles else None, officer))
+
+
+def key_enrolment(view: V) -> V:
+    """Any fully signed-in person, including one who must enrol a security key before anything else."""
+    return _declare(AccessRule("signed_in", key_enrolment=True))(view)
 
 
 officer_only = signed_in(officer=True)

@@ -21,6 +21,7 @@ from accounts.models import AccountRequest, AccountRequestStatus
 from accounts.permissions import signed_in
 from accounts.sessions import session_end_others, sessions_active, sessions_recent
 from accounts.views.common import authenticator_step
+from accounts.webauthn import webauthn_credentials, webauthn_replaces_totp
 from audit.events import record_event
 
 REENROL_KEY = "mfa_reenrol_at"
@@ -42,6 +43,33 @@ def _password_confirmed(request: HttpRequest, form: forms.Form, field: str, purp
     return outcome
 
 
+REAUTH_SECONDS = 10 * 60
+
+
+def password_reentered(request: HttpRequest, *, purpose: str) -> bool:
+    """Whether the person re-entered their password for `purpose` within the last ten minutes."""
+    started = request.session.get(f"reauth_at:{purpose}")
+    return started is not None and time.time() - started <= REAUTH_SECONDS
+
+
+def password_reentry(request: HttpRequest, *, purpose: str, title: str) -> HttpResponse | None:
+    """None when the password was re-entered for `purpose` recently; otherwise the password page, and after a
+    correct password a redirect back to the same page. The security-key pages ask for the password only here,
+    so how re-entry is checked changes in one place (a wrong password counts toward the sign-in lockout)."""
+    if password_reentered(request, purpose=purpose):
+        return None
+    # The page's own form, sent after the ten minutes ran out: ask again, it is not a wrong password.
+    expired = request.method == "POST" and "password" not in request.POST
+    form = ConfirmPasswordForm(None if expired else (request.POST or None))
+    outcome = None if expired else _password_confirmed(request, form, "password", purpose)
+    if outcome == Outcome.LOCKED:
+        return _locked_out(request)
+    if outcome == Outcome.OK:
+        request.session[f"reauth_at:{purpose}"] = time.time()
+        return redirect(request.get_full_path())
+    return render(request, "accounts/confirm_password.html", {"form": form, "purpose": title})
+
+
 @signed_in()
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
@@ -59,6 +87,8 @@ def account(request: HttpRequest) -> HttpResponse:
         {
             "active_sessions": sessions_active(request.user),
             "current_session_id": request.session.get("user_session_id"),
+            "security_keys": webauthn_credentials(request.user),
+            "totp_replaced": webauthn_replaces_totp(request.user),
         },
     )
 

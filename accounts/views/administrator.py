@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.forms import AccountSearchForm, OrganisationRightsForm, ReasonForm
+from accounts.forms import AccountSearchForm, OrganisationRightsForm, ReasonForm, SecondFactorPolicyForm
 from accounts.lifecycle import (
     SuspensionCause,
     account_activation_resend,
@@ -21,6 +21,7 @@ from accounts.lifecycle import (
     account_suspend,
     account_unlock,
     organisation_rights_change,
+    organisation_second_factor_policy_set,
 )
 from accounts.models import (
     AccountRequest,
@@ -29,10 +30,13 @@ from accounts.models import (
     Organisation,
     OutboundEmail,
     OutboundEmailStatus,
+    SecondFactorPolicy,
     User,
 )
 from accounts.outbox import outbox_backlog
 from accounts.permissions import system_admin_only
+from accounts.webauthn import webauthn_credentials
+from audit.models import SecurityEvent
 
 
 @system_admin_only
@@ -85,6 +89,54 @@ def admin_organisations(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/admin_organisations.html", {"organisations": organisations})
 
 
+def _policy_label(setting: dict) -> str:
+    label = str(dict(SecondFactorPolicy.choices).get(setting.get("policy"), setting.get("policy", "")))
+    return f"{label}（{_('端末に固定されたキーのみ')}）" if setting.get("device_bound_only") else label
+
+
+@system_admin_only
+def admin_organisation_second_factor(request: HttpRequest, pk: int) -> HttpResponse:
+    """Which second factors the organisation's people may use, and the record of earlier changes."""
+    organisation = get_object_or_404(Organisation, pk=pk)
+    form = SecondFactorPolicyForm(
+        request.POST or None,
+        initial={
+            "policy": organisation.second_factor_policy,
+            "device_bound_only": organisation.webauthn_device_bound_only,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            organisation_second_factor_policy_set(
+                organisation=organisation,
+                policy=form.cleaned_data["policy"],
+                device_bound_only=form.cleaned_data["device_bound_only"],
+                actor=request.user,
+                request=request,
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, _("「%(name)s」の二要素認証の方針を保存しました。") % {"name": organisation.name})
+            return redirect("accounts:admin_organisations")
+    changes = [
+        {
+            "at": event.at,
+            "actor": event.actor,
+            "before": _policy_label(event.data.get("before") or {}),
+            "after": _policy_label(event.data.get("after") or {}),
+        }
+        for event in SecurityEvent.objects.filter(
+            organisation=organisation, action="organisation.second_factor_policy_changed"
+        ).select_related("actor")[:20]
+    ]
+    return render(
+        request,
+        "accounts/admin_organisation_second_factor.html",
+        {"organisation": organisation, "form": form, "changes": changes},
+    )
+
+
 @system_admin_only
 def admin_accounts(request: HttpRequest) -> HttpResponse:
     form = AccountSearchForm(request.GET or None)
@@ -98,7 +150,11 @@ def admin_accounts(request: HttpRequest) -> HttpResponse:
 @system_admin_only
 def admin_account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     person = get_object_or_404(User.objects.select_related("organisation"), pk=pk)
-    return render(request, "accounts/admin_account.html", {"person": person, "reason_form": ReasonForm()})
+    return render(
+        request,
+        "accounts/admin_account.html",
+        {"person": person, "reason_form": ReasonForm(), "security_keys": webauthn_credentials(person)},
+    )
 
 
 @system_admin_only

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 import django_otp
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -38,3 +42,16 @@ def authenticator_step(request: HttpRequest, *, user: User, wrong_code: str) -> 
         {"form": form, "error": error, "qr_svg": totp_qr_svg(device), "secret": totp_secret_text(device)},
         status=400 if error else 200,
     )
+
+
+def webauthn_script_config(request: HttpRequest) -> dict[str, Any]:
+    """The options the plugin's script reads from the `otp_webauthn_config` data block, pointed at our views."""
+    return {
+        "autocompleteLoginFieldSelector": None,
+        "nextFieldSelector": "input[name='next']",
+        "csrfToken": get_token(request),
+        "beginAuthenticationUrl": reverse("accounts:webauthn_signin_begin"),
+        "completeAuthenticationUrl": reverse("accounts:webauthn_signin_complete"),
+        "beginRegistrationUrl": reverse("accounts:webauthn_register_begin"),
+        "completeRegistrationUrl": reverse("accounts:webauthn_register_complete"),
+    }

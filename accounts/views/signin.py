@@ -21,7 +21,8 @@ from accounts.forms import CodeStepForm, PasswordStepForm
 from accounts.middleware import SIGNED_OUT_REASON
 from accounts.permissions import public
 from accounts.sessions import session_ended
-from accounts.views.common import safe_next
+from accounts.views.common import safe_next, webauthn_script_config
+from accounts.webauthn import webauthn_credentials, webauthn_replaces_totp
 from audit.events import record_event
 
 NEXT_KEY = "signin_next"
@@ -84,6 +85,12 @@ def login_code(request: HttpRequest) -> HttpResponse:
         request.session.pop(PENDING_KEY, None)
         return redirect("accounts:login")
     form = CodeStepForm(request.POST or None)
+    has_keys = webauthn_credentials(user).exists()
+    totp_replaced = has_keys and webauthn_replaces_totp(user)
+    if has_keys:
+        form.fields["code"].widget.attrs.pop("autofocus", None)  # the key is the first way offered
+    if totp_replaced:
+        form.fields["code"].label = _("リカバリーコード")
     error = ""
     if request.method == "POST" and form.is_valid():
         result = signin_second_factor(request, user=user, code=form.cleaned_data["code"])
@@ -96,8 +103,25 @@ def login_code(request: HttpRequest) -> HttpResponse:
             request.session.pop(PENDING_KEY, None)
             context = {"form": PasswordStepForm(), "error": REFUSALS[result.outcome]}
             return render(request, "accounts/login.html", context, status=403)
-        error = _("認証コードが正しくないか、既に使用されています。")
-    return render(request, "accounts/login_code.html", {"form": form, "error": error}, status=400 if error else 200)
+        if result.reason == "webauthn_required":
+            error = _(
+                "所属組織の方針により、セキュリティキーを登録した方は認証アプリのコードではサインインできません。"
+                "セキュリティキーを使うか、リカバリーコードを入力してください。"
+            )
+        else:
+            error = _("認証コードが正しくないか、既に使用されています。")
+    return render(
+        request,
+        "accounts/login_code.html",
+        {
+            "form": form,
+            "error": error,
+            "has_keys": has_keys,
+            "totp_replaced": totp_replaced,
+            "webauthn_config": webauthn_script_config(request) if has_keys else None,
+        },
+        status=400 if error else 200,
+    )
 
 
 @public

@@ -358,3 +358,21 @@ FACILITY_DAILY_DETAIL_LIMIT = env_int("FACILITY_DAILY_DETAIL_LIMIT", 500)
 FACILITY_DAILY_LIST_ROW_LIMIT = env_int("FACILITY_DAILY_LIST_ROW_LIMIT", 10_000)
 FACILITY_DAILY_EXPORT_ROW_LIMIT = env_int("FACILITY_DAILY_EXPORT_ROW_LIMIT", 300_000)
 # --- end certifications ---
+
+# --- accounts: security keys and passkeys (WebAuthn) through django-otp-webauthn ------------------
+from urllib.parse import urlsplit  # noqa: E402
+
+INSTALLED_APPS.append("django_otp_webauthn")
+# The relying party is this site: keys made for it answer no other host (what makes them phishing-resistant).
+# Both default to SITE_URL; http is allowed only on localhost, which browsers treat as a secure context.
+OTP_WEBAUTHN_RP_ID = env_str("WEBAUTHN_RP_ID", urlsplit(SITE_URL).hostname or "localhost")
+OTP_WEBAUTHN_ALLOWED_ORIGINS = env_list(
+    "WEBAUTHN_ORIGINS", f"{urlsplit(SITE_URL).scheme}://{urlsplit(SITE_URL).netloc}"
+)
+OTP_WEBAUTHN_RP_NAME = env_str("WEBAUTHN_RP_NAME", "再エネ業務管理システム")
+# A key is a second factor after the password here, never a way in on its own.
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
+OTP_WEBAUTHN_HELPER_CLASS = "accounts.webauthn.WebAuthnHelper"
+# Long enough for someone who has never used a key to find and touch it (WCAG 2.2 "enough time").
+OTP_WEBAUTHN_TIMEOUT_SECONDS = env_int("WEBAUTHN_TIMEOUT_SECONDS", 180)
+# --- end accounts (WebAuthn) ----------------------------------------------------------------------

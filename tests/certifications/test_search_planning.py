@@ -55,7 +55,6 @@ def _drop_statistics() -> None:
         cursor.execute("DELETE FROM pg_statistic WHERE starelid = 'certifications_facility'::regclass")
 
 
-@pytest.mark.postgres
 def test_right_after_generation_a_filtered_list_walks_an_index_instead_of_sorting_the_match(orgs, make_user):
     _drop_statistics()
     call_command("generate_facilities", "--count", "12000", "--seed", "5", stdout=io.StringIO())
@@ -67,7 +66,6 @@ def test_right_after_generation_a_filtered_list_walks_an_index_instead_of_sortin
     assert any(node.get("Index Name") == "facility_area_capacity_idx" for node in _nodes(plan)), kinds
 
 
-@pytest.mark.postgres
 def test_an_import_leaves_the_planner_statistics_of_what_it_loaded():
     _drop_statistics()
     data = csv_bytes([row(f"A2{n:05d}B01", 発電出力kW=str(4 + n % 40)) for n in range(60)], "utf-8")
@@ -89,7 +87,6 @@ def _shinjuku(count: int) -> None:
         facility_create(f"E{n:06d}F01", "東京都新宿区西新宿1")
 
 
-@pytest.mark.postgres
 def test_the_count_is_exact_below_the_threshold_and_an_estimate_above(orgs, make_user, signed_in_client, monkeypatch):
     _shinjuku(70)
     facility_statistics_refresh()
