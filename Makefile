@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format system-deps messages bench clean
+.PHONY: run test lint format system-deps messages bench cluster clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -15,11 +15,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Debian packages the project needs: gettext (compilemessages) and Chromium for the browser tests.
+# Debian packages the project needs: gettext (compilemessages), Chromium for the browser tests, HAProxy for the cluster.
 system-deps:
 	@missing=""; \
 	command -v msgfmt >/dev/null || missing="$$missing gettext"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing="$$missing haproxy"; \
 	fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing="$$missing fonts-noto-cjk"; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages:$$missing"; \
@@ -46,6 +47,9 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	bin/bench
+
+cluster: $(STAMP) system-deps
+	bin/cluster
 
 clean:
 	rm -rf $(VENV) var

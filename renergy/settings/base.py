@@ -223,7 +223,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# DatabaseScheduler behind a PostgreSQL leader lock: a second beat waits as a standby (renergy/beat.py).
+CELERY_BEAT_SCHEDULER = "renergy.beat:LeaderDatabaseScheduler"
+BEAT_LEADER_POLL_SECONDS = float(env_str("BEAT_LEADER_POLL_SECONDS", "2"))
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
 # --- accounts: daily idle suspension (and the 14-day warning) -------------------------------------
 from celery.schedules import crontab  # noqa: E402
