@@ -28,6 +28,7 @@ from accounts.models import Organisation, OrganisationKind, User
 from audit.inspection import JST, fiscal_year_bounds
 from audit.models import AccessRecord, Finding, SecurityEvent, VerificationRun
 from audit.sealing import seal_chain_status
+from renergy.replica import read_connection, reads_from_replica
 
 # Security-event actions that make up the account-management sheet (accounts.lifecycle names them).
 ACCOUNT_ACTIONS = {
@@ -81,6 +82,7 @@ def _month_index(moment: datetime, months: list[datetime]) -> int:
     return (local.year - months[0].year) * 12 + local.month - months[0].month
 
 
+@reads_from_replica("fiscal_year_report")
 def fiscal_year_report(fiscal_year: int) -> FiscalYearReport:
     start, end = fiscal_year_bounds(fiscal_year)
     report = FiscalYearReport(fiscal_year, start, end, months=_months(start.astimezone(JST)))
@@ -291,6 +293,7 @@ def xlsx_stream(report: FiscalYearReport) -> Iterator[bytes]:
             yield block
 
 
+@reads_from_replica("raw_record_csv")
 def raw_csv_stream(start: datetime, end: datetime) -> Iterator[bytes]:
     """The period's access records as CSV for Excel (UTF-8 BOM, CRLF), relayed from COPY TO STDOUT."""
     yield CSV_BOM
@@ -304,9 +307,10 @@ def raw_csv_stream(start: datetime, end: datetime) -> Iterator[bytes]:
     statement = sql.SQL(
         "COPY (SELECT {} FROM audit_accessrecord WHERE at >= {} AND at < {}) TO STDOUT WITH (FORMAT csv, HEADER true)"
     ).format(sql.SQL(", ").join(columns), sql.Literal(start), sql.Literal(end))
-    connection.ensure_connection()
+    db = read_connection()
+    db.ensure_connection()
     buffer = bytearray()
-    with connection.connection.cursor() as cursor, cursor.copy(statement) as copy:
+    with db.connection.cursor() as cursor, cursor.copy(statement) as copy:
         for data in copy:
             buffer += data
             if len(buffer) >= _CSV_BLOCK:

@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from django.db import connection, models
+from django.db import models
 from django.db.models import BooleanField, F, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import HttpRequest
@@ -37,6 +37,7 @@ from certifications.municipalities import municipalities
 from certifications.presentation import MONTH_FIELDS
 from certifications.search import SORTS, ordered
 from renergy.geography import PREFECTURES
+from renergy.replica import read_connection
 
 CHUNK_ROWS = 5000  # records per piece handed to the response
 # Rows recorded and COPYed by the first statement (small: its rows are the first to leave) and by each later
@@ -173,7 +174,9 @@ def csv_copy_stream(
         return
     first = header
     names = list(COPY_SETTINGS)
-    with connection.cursor() as cursor:
+    # The replica inside exports.csv_stream when one is configured: the disclosures still go to the primary.
+    db = read_connection()
+    with db.cursor() as cursor:
         cursor.execute(
             "SELECT " + ", ".join("set_config(%s, %s, false)" for _name in names),
             [item for name in names for item in (name, COPY_SETTINGS[name])],
@@ -212,6 +215,6 @@ def csv_copy_stream(
                 # Closed early (client gone, or a response dropped and collected): this may run from the garbage
                 # collector in the middle of another query on the same connection, where SQL would deadlock. The
                 # connection still holds the settings (and may be mid-COPY), so Django drops it at request end.
-                connection.close_at = 0
+                db.close_at = 0
     if first:  # every recorded facility left the scope in between: the header alone
         yield first

@@ -20,6 +20,7 @@ from certifications.copy_export import csv_copy_stream
 from certifications.models import Facility, FacilitySite
 from certifications.presentation import field_label, formatter
 from certifications.search import SORTS, Cursor, after, ordered
+from renergy.replica import reads_from_replica
 
 CHUNK_ROWS = 5000
 CSV_BOM = "\ufeff".encode()
@@ -72,6 +73,7 @@ def _chunks(
         )
 
 
+@reads_from_replica("facility_export")
 def csv_stream(
     request: HttpRequest,
     queryset: QuerySet[Facility],
@@ -108,6 +110,7 @@ def csv_stream(
         yield header
 
 
+@reads_from_replica("facility_export")
 def xlsx_stream(
     request: HttpRequest, queryset: QuerySet[Facility], *, sort_key: str, fields: tuple[str, ...], limit: int
 ) -> Iterator[bytes]:

@@ -238,8 +238,9 @@ class Cluster:
     def _tls(self) -> None:
         tls = self.dir / "tls"
         tls.mkdir()
+        openssl = shutil.which("openssl") or "/usr/bin/openssl"
         subprocess.run(  # noqa: S603 - fixed arguments
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+            [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
              "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-addext", "basicConstraints=critical,CA:TRUE",
              "-keyout", str(tls / "key.pem"), "-out", str(tls / "cert.pem")],
             check=True, capture_output=True,
@@ -275,7 +276,10 @@ class Cluster:
         port = self.ports[name]
         proc = self._spawn(
             name,
+            # Threads, so that the proxy's health check is answered while every worker hashes a password
+            # (sync workers left the check waiting, and a busy node was taken for a dead one).
             [str(VENV_BIN / "gunicorn"), "renergy.wsgi", "--workers", str(self.workers_per_node),
+             "--worker-class", "gthread", "--threads", "2",
              "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "10", "--timeout", "60", "--log-level", "warning"],
             DB_CONN_MAX_AGE="60",
         )  # fmt: skip
@@ -290,6 +294,15 @@ class Cluster:
     def node_stop(self, name: str) -> None:
         """A graceful stop (SIGTERM): gunicorn closes its socket and lets running requests finish."""
         self.procs[name].stop(timeout=30)
+
+    def node_restart(self, name: str) -> float:
+        """A rolling restart of one node, as it is done in production: take it out of the proxy's rotation (maint),
+        let it finish what it holds (SIGTERM), start it, put it back; returns the seconds until it is UP again."""
+        self.proxy_command(f"set server nodes/{name} state maint")
+        self.node_stop(name)
+        self.node_start(name)
+        self.proxy_command(f"set server nodes/{name} state ready")
+        return self.wait_healthy(seconds=60, nodes=[name])
 
     def beat_start(self, name: str) -> Proc:
         proc = self._spawn(
@@ -343,7 +356,7 @@ backend nodes
     balance roundrobin
     option httpchk
     http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host 127.0.0.1
-    default-server inter 1s fastinter 250ms downinter 500ms fall 2 rise 2
+    default-server inter 1s fastinter 250ms downinter 500ms fall 3 rise 2
 {pins}
 {servers}
     http-response set-header {NODE_HEADER} %[srv_name]
@@ -443,7 +456,9 @@ def main() -> None:
     cluster.start()
     try:
         print(json.dumps(cluster.describe(), indent=2, ensure_ascii=False), flush=True)
-        print(f"Demo accounts as in README (password and `manage.py demo_totp` need DATABASE_URL={cluster.database_url}).")
+        print(
+            f"Demo accounts as in README (password and `manage.py demo_totp` need DATABASE_URL={cluster.database_url})."
+        )
         print("Ctrl-C stops the cluster and drops its database.", flush=True)
         while not stop["now"]:
             time.sleep(0.5)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import email
 import io
+import itertools
 import re
 import threading
 import time
@@ -42,14 +43,13 @@ def test_consecutive_searches_land_on_both_nodes_and_the_client_address_comes_fr
         assert response.status_code == 200, response.text[:500]
         nodes.append(node_of(response))
         request_ids.append(response.headers["X-Request-ID"])
-    assert all(a != b for a, b in zip(nodes, nodes[1:], strict=False)), nodes
+    assert all(a != b for a, b in itertools.pairwise(nodes)), nodes
     assert set(nodes) == set(cluster.node_names)
-    recorded = cluster.sql(
-        "SELECT DISTINCT host(ip) FROM audit_accessrecord WHERE request_id = ANY(%s)", [request_ids]
-    )
+    recorded = cluster.sql("SELECT DISTINCT host(ip) FROM audit_accessrecord WHERE request_id = ANY(%s)", [request_ids])
     assert recorded == [("127.0.0.23",)]
-    assert cluster.sql("SELECT count(DISTINCT request_id) FROM audit_accessrecord WHERE request_id = ANY(%s)",
-                       [request_ids]) == [(8,)]  # fmt: skip
+    assert cluster.sql(
+        "SELECT count(DISTINCT request_id) FROM audit_accessrecord WHERE request_id = ANY(%s)", [request_ids]
+    ) == [(8,)]
     spoofer.close()
     report("search nodes", nodes)
 
@@ -124,9 +124,11 @@ def test_lockout_counts_failures_from_both_nodes(cluster: Cluster) -> None:
 
     def attempt(attacker: Person) -> tuple[int, str]:
         response = attacker.post("/login/", {"username": victim, "password": attacker.password})
+        if response.status_code >= 500:
+            print("[cluster] lockout 5xx", response.status_code, node_of(response), response.text[:300])
         return response.status_code, node_of(response)
 
-    outcomes = _parallel([lambda a=a: attempt(a) for a in attackers for _ in range(4)], workers=8)
+    outcomes = _parallel([lambda a=a: attempt(a) for a in attackers for _ in range(3)], workers=8)
     statuses = Counter(status for status, _node in outcomes)
     nodes = Counter(node for _status, node in outcomes)
     # 400: the password was checked and refused; 429: locked out. Only the limit's worth may be checked.
@@ -138,15 +140,21 @@ def test_lockout_counts_failures_from_both_nodes(cluster: Cluster) -> None:
         owner = Person(cluster, victim, source="127.0.0.67")
         assert owner.post("/login/", {"username": victim, "password": owner.password}, node=node).status_code == 429
         other = Person(cluster, demo_email("operator"), source="127.0.0.66")
-        assert other.post("/login/", {"username": other.email, "password": other.password}, node=node).status_code == 429
+        assert (
+            other.post("/login/", {"username": other.email, "password": other.password}, node=node).status_code == 429
+        )
         owner.close()
         other.close()
     failures = cluster.sql(
         "SELECT count(*) FROM audit_securityevent WHERE action IN ('auth.login_failed', 'auth.mfa_failed') "
-        "AND data::text LIKE %s", [f"%{victim}%"],
-    )  # fmt: skip
-    report("lockout", f"{len(outcomes)} parallel wrong passwords over {dict(nodes)}: {dict(statuses)} "
-                      f"(failures recorded {failures[0][0]}, limit {limit})")  # fmt: skip
+        "AND data::text LIKE %s",
+        [f"%{victim}%"],
+    )
+    report(
+        "lockout",
+        f"{len(outcomes)} parallel wrong passwords over {dict(nodes)}: {dict(statuses)} "
+        f"(failures recorded {failures[0][0]}, limit {limit})",
+    )
     for attacker in attackers:
         attacker.close()
 
@@ -157,8 +165,9 @@ def test_the_daily_detail_limit_holds_across_nodes(cluster: Cluster, signed_in) 
     clients = [reader.new_client() for _ in range(8)]
     already = cluster.sql(
         "SELECT coalesce(sum(count), 0) FROM certifications_dailyusage d JOIN accounts_user u ON u.id = d.user_id "
-        "WHERE u.email = %s AND d.kind = 'detail'", [reader.email],
-    )[0][0]  # fmt: skip
+        "WHERE u.email = %s AND d.kind = 'detail'",
+        [reader.email],
+    )[0][0]
 
     def view(client: httpx.Client, facility_id: str) -> tuple[int, str]:
         response = client.get(f"/facilities/{facility_id}/")
@@ -172,11 +181,15 @@ def test_the_daily_detail_limit_holds_across_nodes(cluster: Cluster, signed_in) 
     assert set(refused) <= {403, 429}, refused
     used = cluster.sql(
         "SELECT d.count FROM certifications_dailyusage d JOIN accounts_user u ON u.id = d.user_id "
-        "WHERE u.email = %s AND d.kind = 'detail'", [reader.email],
-    )  # fmt: skip
+        "WHERE u.email = %s AND d.kind = 'detail'",
+        [reader.email],
+    )
     assert used == [(DETAIL_LIMIT,)]
-    report("detail limit", f"{len(ids)} parallel views over both nodes: {len(shown)} shown "
-                           f"{dict(Counter(shown))}, {len(refused)} refused, counter {used[0][0]}/{DETAIL_LIMIT}")  # fmt: skip
+    report(
+        "detail limit",
+        f"{len(ids)} parallel views over both nodes: {len(shown)} shown "
+        f"{dict(Counter(shown))}, {len(refused)} refused, counter {used[0][0]}/{DETAIL_LIMIT}",
+    )
     for client in clients:
         client.close()
 
@@ -252,16 +265,21 @@ def test_a_node_killed_in_the_middle_of_an_export(cluster: Cluster, signed_in) -
     }
     assert sent and sent <= recorded, len(sent - recorded)
     assert len(sent) < total
-    report("killed node", f"{victim} killed after {len(received)} bytes: {len(sent)} of {total} rows arrived, "
-                          f"{len(recorded)} recorded; proxy marked it DOWN after {marked_down:.2f} s, "
-                          f"requests meanwhile {dict(statuses)}")  # fmt: skip
+    report(
+        "killed node",
+        f"{victim} killed after {len(received)} bytes: {len(sent)} of {total} rows arrived, "
+        f"{len(recorded)} recorded; proxy marked it DOWN after {marked_down:.2f} s, "
+        f"requests meanwhile {dict(statuses)}",
+    )
     cluster.node_start(victim)
     report("killed node back UP after restart (s)", round(cluster.wait_healthy(seconds=60), 2))
 
 
 def test_nodes_restarted_while_clients_run_cost_only_the_killed_requests(cluster: Cluster, signed_in) -> None:
     reader = signed_in("agency")
-    clients = [reader.new_client() for _ in range(4)]
+    # A new connection per request: a reused one that the proxy closes as the request is sent fails in the
+    # client (browsers silently retry those), which would blur what the nodes did.
+    clients = [reader.new_client(keepalive=False) for _ in range(4)]
     outcomes: list[tuple[float, int, str]] = []
     stop = threading.Event()
 
@@ -270,7 +288,8 @@ def test_nodes_restarted_while_clients_run_cost_only_the_killed_requests(cluster
             try:
                 response = client.get("/facilities/?page=2")
                 outcomes.append((time.monotonic(), response.status_code, node_of(response)))
-            except httpx.HTTPError:
+            except httpx.HTTPError as error:
+                print("[cluster] restart client error", time.monotonic(), repr(error))
                 outcomes.append((time.monotonic(), 599, ""))
 
     threads = [threading.Thread(target=run, args=(client,)) for client in clients]
@@ -278,9 +297,7 @@ def test_nodes_restarted_while_clients_run_cost_only_the_killed_requests(cluster
         thread.start()
     try:
         time.sleep(2)
-        cluster.node_stop("node1")  # graceful: finishes what it holds
-        cluster.node_start("node1")
-        cluster.wait_healthy(seconds=60)
+        restarted_after = cluster.node_restart("node1")
         time.sleep(1)
         killed_at = time.monotonic()
         cluster.node_kill("node2")
@@ -294,13 +311,17 @@ def test_nodes_restarted_while_clients_run_cost_only_the_killed_requests(cluster
             thread.join(60)
     errors = [(at - killed_at, status) for at, status, _node in outcomes if status >= 500]
     per_node = Counter(node for _at, status, node in outcomes if status < 500)
-    # At most one request per client can have been inside node2 when it died, and only then.
+    # The rolling restart costs nothing; at most one request per client can have been inside node2 when it
+    # died, and only then.
     assert len(errors) <= len(clients), errors
     assert all(-0.5 <= delay <= 2 for delay, _status in errors), errors
     assert per_node.keys() >= set(cluster.node_names)
-    report("restart under load", f"{len(outcomes)} requests, per node {dict(per_node)}, 5xx {len(errors)} "
-                                 f"(killed node2 marked DOWN after {down_after:.2f} s, back UP {up_after:.2f} s "
-                                 f"after restart)")  # fmt: skip
+    report(
+        "restart under load",
+        f"{len(outcomes)} requests, per node {dict(per_node)}, 5xx {len(errors)} "
+        f"(node1 rolling restart UP again after {restarted_after:.1f} s; killed node2 marked DOWN after "
+        f"{down_after:.2f} s, back UP {up_after:.2f} s after restart)",
+    )
     report("proxy counters (responses per node)", cluster.served())
     for client in clients:
         client.close()

@@ -49,9 +49,13 @@ class Person:
         self.key_hex = self.key_hex or demo_totp_key(self.email)
         self.http = self.new_client()
 
-    def new_client(self) -> httpx.Client:
+    def new_client(self, *, keepalive: bool = True) -> httpx.Client:
         """Another connection pool with this person's cookies (a second tab, or a parallel client)."""
-        transport = httpx.HTTPTransport(verify=self.cluster.ssl_context(), local_address=self.source)
+        transport = httpx.HTTPTransport(
+            verify=self.cluster.ssl_context(),
+            local_address=self.source,
+            limits=httpx.Limits(max_keepalive_connections=None if keepalive else 0),
+        )
         client = httpx.Client(base_url=self.cluster.url, transport=transport, timeout=60, follow_redirects=False)
         if hasattr(self, "http"):
             client.cookies.update(self.http.cookies)
