@@ -4,6 +4,9 @@
     one PostgreSQL database (a temporary database on the machine's server), one redis-server on a spare port,
     one Celery worker pool and one beat (the leader-locked scheduler of renergy/beat.py)
 
+With `replica=True` the database lives instead on a private primary with a streaming replica (postgres.py), and
+the nodes get DATABASE_REPLICA_URL.
+
 Used by `make cluster` (bin/cluster) and by the tests in tests/cluster/ (a module-scoped fixture). Every process
 runs in its own session, so a node can be killed as a whole (master and workers) like a machine that dies.
 Ports come from CLUSTER_BASE_PORT upwards (default 26000), skipping any that are taken.
@@ -28,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from tests.cluster.postgres import PostgresPair
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -102,12 +107,15 @@ class Cluster:
     facilities: int = DEMO_FACILITIES
     workers_per_node: int = 2
     env_extra: dict[str, str] = field(default_factory=dict)
+    replica: bool = False
+    celery: bool = True
     base_port: int = int(os.environ.get("CLUSTER_BASE_PORT", "26000"))
     dir: Path = field(init=False)
     ports: dict[str, int] = field(default_factory=dict)
     procs: dict[str, Proc] = field(default_factory=dict)
     database: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    pg: PostgresPair | None = None
 
     # ---- addresses -----------------------------------------------------------------------------------------
     @property
@@ -134,8 +142,14 @@ class Cluster:
     def ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.dir / "tls" / "cert.pem"))
 
-    @staticmethod
-    def _server_url() -> str:
+    @property
+    def replica_database_url(self) -> str:
+        assert self.pg is not None
+        return self.pg.url("replica", self.database)
+
+    def _server_url(self) -> str:
+        if self.pg is not None:
+            return self.pg.url("primary", "renergy")
         return os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/renergy")
 
     # ---- lifecycle -----------------------------------------------------------------------------------------
@@ -146,9 +160,12 @@ class Cluster:
         self.mail_dir.mkdir()
         taken: set[int] = set()
         port = self.base_port
-        for name in ["proxy", *self.node_names, "redis"]:
+        for name in ["proxy", *self.node_names, "redis", *(["pg-primary", "pg-replica"] if self.replica else [])]:
             self.ports[name] = port = _free_port(port, taken)
         try:
+            if self.replica:
+                self.pg = PostgresPair(primary_port=self.ports["pg-primary"], replica_port=self.ports["pg-replica"])
+                self.pg.start()
             self._database_create()
             self._tls()
             self._redis_start()
@@ -156,12 +173,13 @@ class Cluster:
             for name in self.node_names:
                 self.node_start(name)
             self._haproxy_start()
-            self.procs["worker"] = self._spawn(
-                "worker",
-                [str(VENV_BIN / "celery"), "-A", "renergy", "worker", "--concurrency=1", "--loglevel=INFO",
-                 "--without-gossip", "--without-mingle", "-n", f"worker@{self.database}"],
-            )  # fmt: skip
-            self.beat_start("beat")
+            if self.celery:
+                self.procs["worker"] = self._spawn(
+                    "worker",
+                    [str(VENV_BIN / "celery"), "-A", "renergy", "worker", "--concurrency=1", "--loglevel=INFO",
+                     "--without-gossip", "--without-mingle", "-n", f"worker@{self.database}"],
+                )  # fmt: skip
+                self.beat_start("beat")
             self.wait_healthy(seconds=60)
         except BaseException:
             self.stop()
@@ -173,6 +191,10 @@ class Cluster:
         for proc in reversed(list(self.procs.values())):
             proc.stop()
         self.procs.clear()
+        if self.pg is not None:
+            self.pg.stop()  # the whole private server goes, its database with it
+            self.pg = None
+            self.database = ""
         if self.database:
             self._admin_sql(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
             self.database = ""
@@ -209,6 +231,9 @@ class Cluster:
             **extra,
         }
         env.pop("CELERY_BROKER_URL", None)
+        env.pop("DATABASE_REPLICA_URL", None)
+        if self.pg is not None:
+            env["DATABASE_REPLICA_URL"] = self.replica_database_url
         return env
 
     def _spawn(self, name: str, args: list[str], **env: str) -> Proc:
@@ -429,7 +454,8 @@ backend nodes
 
     def sql(self, query: str, params: list[Any] | tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self.db() as conn:
-            return conn.execute(query, params).fetchall()
+            cursor = conn.execute(query, params)
+            return cursor.fetchall() if cursor.description else []
 
     def describe(self) -> dict[str, Any]:
         return {
