@@ -1,5 +1,5 @@
-"""One cluster (tests/cluster/harness.py) for every test in this folder: started once, stopped and dropped at
-the end. Skipped where HAProxy is not installed (`make system-deps` installs it)."""
+"""One cluster (tests/cluster/harness.py) for the tests in this folder (the replica tests start their own):
+started once, stopped and dropped at the end. Skipped where HAProxy is not installed (`make system-deps`)."""
 
 from __future__ import annotations
 
@@ -16,18 +16,18 @@ from tests.cluster.web import Person, demo_email
 DETAIL_LIMIT = 25
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def cluster() -> Iterator[Cluster]:
     if not Path(HAPROXY).exists():
         pytest.skip("HAProxy is not installed (run `make system-deps`)")
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         pytest.skip("the cluster needs PostgreSQL (DATABASE_URL)")
-    with Cluster(facilities=int(os.environ.get("CLUSTER_FACILITIES", "20000")),
+    with Cluster(facilities=int(os.environ.get("CLUSTER_FACILITIES", "5000")),
                  env_extra={"FACILITY_DAILY_DETAIL_LIMIT": str(DETAIL_LIMIT)}) as running:  # fmt: skip
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def signed_in(cluster: Cluster):
     """Callable: demo slug -> that demo person, signed in once per run through the proxy."""
     people: dict[str, Person] = {}

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from tests.cluster.postgres import PostgresPair
+from tests.cluster.postgres import PG_BIN, PostgresPair
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -42,6 +42,7 @@ NODE_HEADER = "X-Renergy-Node"
 # Harness only: lets a test send a request to a chosen node through the proxy (the real proxy has no such rule).
 PIN_HEADER = "X-Cluster-Pin"
 DEMO_FACILITIES = 3000
+THREADS = 2  # per gunicorn worker
 
 
 def _free_port(start: int, taken: set[int]) -> int:
@@ -109,6 +110,8 @@ class Cluster:
     env_extra: dict[str, str] = field(default_factory=dict)
     replica: bool = False
     celery: bool = True
+    # A running cluster whose database and static files this one copies instead of migrating and loading anew.
+    seed_from: Cluster | None = None
     base_port: int = int(os.environ.get("CLUSTER_BASE_PORT", "26000"))
     dir: Path = field(init=False)
     ports: dict[str, int] = field(default_factory=dict)
@@ -189,7 +192,7 @@ class Cluster:
 
     def stop(self) -> None:
         for proc in reversed(list(self.procs.values())):
-            proc.stop()
+            proc.stop(timeout=3)  # the cluster is thrown away: no need to wait for graceful shutdowns
         self.procs.clear()
         if self.pg is not None:
             self.pg.stop()  # the whole private server goes, its database with it
@@ -284,6 +287,9 @@ class Cluster:
     def _prepare(self) -> None:
         """Schema, demo cast and facilities (dev settings: load_demo needs DEMO_MODE), and the production static
         manifest (collectstatic), side by side."""
+        if self.seed_from is not None:
+            self._copy_from(self.seed_from)
+            return
         python = str(VENV_BIN / "python")
         setup = self._spawn(
             "setup",
@@ -293,9 +299,26 @@ class Cluster:
             DJANGO_SETTINGS_MODULE="renergy.settings.dev",
         )  # fmt: skip
         static = self._spawn("collectstatic", [python, "manage.py", "collectstatic", "--noinput", "-v0"])
+        begun = time.monotonic()
         for proc in (static, setup):
             if proc.popen.wait(600) != 0:
                 raise RuntimeError(f"{proc.name} failed:\n{proc.output()[-3000:]}")
+            self.timings[f"{proc.name}_seconds"] = time.monotonic() - begun
+
+    def _copy_from(self, source: Cluster) -> None:
+        begun = time.monotonic()
+        dump = subprocess.Popen(  # noqa: S603 - fixed arguments
+            [str(PG_BIN / "pg_dump"), "--format=custom", "--no-owner", "--dbname", source.database_url],
+            stdout=subprocess.PIPE,
+        )
+        restore = subprocess.run(  # noqa: S603 - fixed arguments
+            [str(PG_BIN / "pg_restore"), "--no-owner", "--exit-on-error", "--dbname", self.database_url],
+            stdin=dump.stdout, capture_output=True, text=True,
+        )  # fmt: skip
+        if dump.wait() != 0 or restore.returncode != 0:
+            raise RuntimeError(f"copying the database failed: {restore.stderr[-2000:]}")
+        shutil.copytree(source.dir / "var" / "static", self.dir / "var" / "static")
+        self.timings["copy_seconds"] = time.monotonic() - begun
 
     def node_start(self, name: str) -> Proc:
         port = self.ports[name]
@@ -304,7 +327,7 @@ class Cluster:
             # Threads, so that the proxy's health check is answered while every worker hashes a password
             # (sync workers left the check waiting, and a busy node was taken for a dead one).
             [str(VENV_BIN / "gunicorn"), "renergy.wsgi", "--workers", str(self.workers_per_node),
-             "--worker-class", "gthread", "--threads", "2",
+             "--worker-class", "gthread", "--threads", str(THREADS),
              "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "10", "--timeout", "60", "--log-level", "warning"],
             DB_CONN_MAX_AGE="60",
         )  # fmt: skip
@@ -341,7 +364,8 @@ class Cluster:
 
     def _haproxy_start(self) -> None:
         servers = "\n".join(
-            f"    server {name} 127.0.0.1:{self.ports[name]} check" for name in self.node_names
+            f"    server {name} 127.0.0.1:{self.ports[name]} check maxconn {self.workers_per_node * THREADS - 1}"
+            for name in self.node_names
         )  # fmt: skip
         pins = "\n".join(
             f"    use-server {name} if {{ req.hdr({PIN_HEADER}) -m str {name} }}" for name in self.node_names
@@ -381,6 +405,11 @@ backend nodes
     balance roundrobin
     option httpchk
     http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host 127.0.0.1
+    # Each node takes one request fewer than it has threads (maxconn on the server lines); the proxy queues the
+    # rest. So the health check always finds a free thread: without it, a burst of sign-ins (each a
+    # password hash of a second or more here) held every thread, the checks timed out and both nodes were
+    # taken out, answering 503 to everyone.
+    timeout queue 30s
     default-server inter 1s fastinter 250ms downinter 500ms fall 3 rise 2
 {pins}
 {servers}

@@ -24,9 +24,10 @@ MARKER = "レプリカ検証発電所"
 
 
 @pytest.fixture(scope="module")
-def replicated() -> Iterator[Cluster]:
+def replicated(cluster: Cluster) -> Iterator[Cluster]:
+    """One node on a private primary with a streaming replica, its database copied from the main cluster's."""
     with Cluster(
-        nodes=1, facilities=300, replica=True, celery=False,
+        nodes=1, replica=True, celery=False, seed_from=cluster,
         env_extra={"DATABASE_REPLICA_MAX_LAG_SECONDS": str(MAX_LAG)},
     ) as running:  # fmt: skip
         yield running
