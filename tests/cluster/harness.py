@@ -412,7 +412,8 @@ backend nodes
     timeout queue 30s
     # A refused connection marks the node down at once (observe layer4), so that the retry is redispatched to
     # the other node instead of to the dead one again while the health checks are still counting.
-    default-server inter 1s fastinter 250ms downinter 500ms fall 3 rise 2 observe layer4 error-limit 1 on-error mark-down
+    default-server inter 1s fastinter 250ms downinter 500ms fall 3 rise 2
+    default-server observe layer4 error-limit 1 on-error mark-down
 {pins}
 {servers}
     http-response set-header {NODE_HEADER} %[srv_name]
