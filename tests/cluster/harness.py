@@ -191,6 +191,7 @@ class Cluster:
         return self
 
     def stop(self) -> None:
+        begun = time.monotonic()
         for proc in reversed(list(self.procs.values())):
             proc.stop(timeout=3)  # the cluster is thrown away: no need to wait for graceful shutdowns
         self.procs.clear()
@@ -203,6 +204,7 @@ class Cluster:
             self.database = ""
         if getattr(self, "dir", None) and self.dir.exists() and not os.environ.get("CLUSTER_KEEP_DIR"):
             shutil.rmtree(self.dir, ignore_errors=True)
+        self.timings["stop_seconds"] = time.monotonic() - begun
 
     def __enter__(self) -> Cluster:
         return self.start()

@@ -19,7 +19,8 @@ from tests.cluster.web import Person, demo_email
 
 pytestmark = [pytest.mark.postgres]
 
-MAX_LAG = 2.0
+# Wide enough that an export started just after replay was paused is still within it on a busy machine.
+MAX_LAG = 5.0
 MARKER = "レプリカ検証発電所"
 
 
@@ -31,6 +32,7 @@ def replicated(cluster: Cluster) -> Iterator[Cluster]:
         env_extra={"DATABASE_REPLICA_MAX_LAG_SECONDS": str(MAX_LAG)},
     ) as running:  # fmt: skip
         yield running
+    print(f"[cluster] replica cluster timings: {running.timings}")
 
 
 def _replica_sql(cluster: Cluster, query: str) -> list[tuple]:
@@ -76,23 +78,24 @@ def test_exports_read_from_the_replica_within_the_lag_bound_and_from_the_primary
     assert MARKER not in _plant_names(reader)
     _caught_up(cluster)
     _replica_sql(cluster, "SELECT pg_wal_replay_pause()")
-    paused_at = time.monotonic()
-    cluster.sql("UPDATE certifications_facility SET plant_name = %s WHERE facility_id = %s", [MARKER, facility])
-    # Within the bound the export comes from the replica: the renamed plant is not in it yet.
-    assert MARKER not in _plant_names(reader)
-    within = time.monotonic() - paused_at
-    assert within < MAX_LAG and _fallbacks(cluster) == []
+    try:
+        paused_at = time.monotonic()
+        cluster.sql("UPDATE certifications_facility SET plant_name = %s WHERE facility_id = %s", [MARKER, facility])
+        # Within the bound the export comes from the replica: the renamed plant is not in it yet.
+        assert MARKER not in _plant_names(reader)
+        assert _fallbacks(cluster) == []
 
-    time.sleep(MAX_LAG + 0.5 - (time.monotonic() - paused_at))
-    # Past it the export reads the primary, and says so.
-    assert MARKER in _plant_names(reader)
-    [lagging] = _fallbacks(cluster)
-    assert lagging["purpose"] == "facility_export" and lagging["reason"] == "lagging"
-    assert lagging["lag_seconds"] >= MAX_LAG
-    replay_lag = cluster.sql("SELECT extract(epoch FROM replay_lag) FROM pg_stat_replication")
-    print(f"[cluster] replica lag seen: {lagging['lag_seconds']} s while paused (pg_stat_replication {replay_lag})")
+        time.sleep(max(MAX_LAG + 0.5 - (time.monotonic() - paused_at), 0))
+        # Past it the export reads the primary, and says so.
+        assert MARKER in _plant_names(reader)
+        [lagging] = _fallbacks(cluster)
+        assert lagging["purpose"] == "facility_export" and lagging["reason"] == "lagging"
+        assert lagging["lag_seconds"] >= MAX_LAG
+        replay_lag = cluster.sql("SELECT extract(epoch FROM replay_lag) FROM pg_stat_replication")
+        print(f"[cluster] replica lag seen: {lagging['lag_seconds']} s while paused (pg_stat_replication {replay_lag})")
+    finally:
+        _replica_sql(cluster, "SELECT pg_wal_replay_resume()")
 
-    _replica_sql(cluster, "SELECT pg_wal_replay_resume()")
     _caught_up(cluster)
     assert MARKER in _plant_names(reader)  # from the replica again, now that it has replayed the change
     assert len(_fallbacks(cluster)) == 1
