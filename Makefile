@@ -12,7 +12,7 @@ UV_VERSION := 0.13.9
 COMPILE := $(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --python-version 3.11 \
 	--python-platform x86_64-manylinux_2_28 --no-header --no-annotate
 
-.PHONY: run test lint format lock system-deps messages bench reliability clean
+.PHONY: run test lint format lock system-deps messages bench reliability cluster clean
 
 $(STAMP): $(LOCK_DEV) pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -29,11 +29,12 @@ lock:
 	$(COMPILE) -o $(LOCK_RUNTIME)
 	$(COMPILE) --extra dev -o $(LOCK_DEV)
 
-# Debian packages the project needs: gettext (compilemessages) and Chromium for the browser tests.
+# Debian packages the project needs: gettext (compilemessages), Chromium for the browser tests, HAProxy for the cluster.
 system-deps:
 	@missing=""; \
 	command -v msgfmt >/dev/null || missing="$$missing gettext"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing="$$missing haproxy"; \
 	fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing="$$missing fonts-noto-cjk"; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages:$$missing"; \
@@ -63,6 +64,9 @@ bench: $(STAMP)
 
 reliability: $(STAMP) messages
 	bin/reliability
+
+cluster: $(STAMP) system-deps
+	bin/cluster
 
 clean:
 	rm -rf $(VENV) var

@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 import xlsxwriter
-from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, TruncMonth
 from django.utils import timezone
@@ -27,6 +26,7 @@ from audit.inspection import JST, fiscal_year_bounds
 from audit.models import AccessRecord, Finding, SecurityEvent, VerificationRun
 from audit.sealing import seal_chain_status
 from renergy.databases import lift_statement_limit_until_closed, long_statements
+from renergy.replica import read_connection, reads_from_replica
 from renergy.spreadsheet import column_widths, neutralise, neutralise_sql, print_setup, workbook_formats
 
 # Security-event actions that make up the account-management sheet (accounts.lifecycle names them).
@@ -85,6 +85,7 @@ def _month_index(moment: datetime, months: list[datetime]) -> int:
 
 
 @long_statements()  # a year of records: longer than a request's statement limit
+@reads_from_replica("fiscal_year_report")
 def fiscal_year_report(fiscal_year: int) -> FiscalYearReport:
     start, end = fiscal_year_bounds(fiscal_year)
     report = FiscalYearReport(fiscal_year, start, end, months=_months(start.astimezone(JST)))
@@ -414,6 +415,7 @@ def xlsx_stream(report: FiscalYearReport) -> Iterator[bytes]:
             yield block
 
 
+@reads_from_replica("raw_record_csv")
 def raw_csv_stream(start: datetime, end: datetime) -> Iterator[bytes]:
     """The period's access records as CSV for Excel (UTF-8 BOM, CRLF), relayed from COPY TO STDOUT."""
     yield CSV_BOM
@@ -427,10 +429,11 @@ def raw_csv_stream(start: datetime, end: datetime) -> Iterator[bytes]:
     statement = sql.SQL(
         "COPY (SELECT {} FROM audit_accessrecord WHERE at >= {} AND at < {}) TO STDOUT WITH (FORMAT csv, HEADER true)"
     ).format(sql.SQL(", ").join(columns), sql.Literal(start), sql.Literal(end))
-    connection.ensure_connection()
-    lift_statement_limit_until_closed()  # a year's COPY outlasts a request's limit
+    db = read_connection()
+    db.ensure_connection()
+    lift_statement_limit_until_closed(db.alias)  # a year's COPY outlasts a request's limit
     buffer = bytearray()
-    with connection.connection.cursor() as cursor, cursor.copy(statement) as copy:
+    with db.connection.cursor() as cursor, cursor.copy(statement) as copy:
         for data in copy:
             buffer += data
             if len(buffer) >= _CSV_BLOCK:

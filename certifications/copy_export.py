@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from django.db import connection, models
+from django.db import models
 from django.db.models import BooleanField, F, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import HttpRequest
@@ -38,6 +38,7 @@ from certifications.municipalities import municipalities
 from certifications.presentation import MONTH_FIELDS
 from certifications.search import SORTS, ordered
 from renergy.geography import PREFECTURES
+from renergy.replica import read_connection
 from renergy.spreadsheet import MAX_WIDTH, MIN_WIDTH, neutralise_sql
 
 CHUNK_ROWS = 5000  # records per piece handed to the response
@@ -267,7 +268,7 @@ def xlsx_widths(
         queryset, [_text_expression(field, masks) for field in fields], sort_key=sort_key, facility_ids=sample
     )
     widths = ", ".join(f"max((octet_length(c{i}) + char_length(c{i})) / 2)" for i in range(len(fields)))
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(f"SELECT {widths} FROM {source}", params)  # noqa: S608
         found = cursor.fetchone()
     return [max(MIN_WIDTH, min(MAX_WIDTH, (width or 0) + 2)) for width in found]
@@ -291,7 +292,9 @@ def copy_batches(
     The first batch is small, so the first byte leaves after a short COPY rather than after PostgreSQL has
     sorted the whole export; memory stays flat whatever the size."""
     names = list(COPY_SETTINGS)
-    with connection.cursor() as cursor:
+    # The replica inside exports.csv_stream when one is configured: the disclosures still go to the primary.
+    db = read_connection()
+    with db.cursor() as cursor:
         cursor.execute(
             "SELECT " + ", ".join("set_config(%s, %s, false)" for _name in names),
             [item for name in names for item in (name, COPY_SETTINGS[name])],
@@ -316,7 +319,7 @@ def copy_batches(
                 # Closed early (client gone, or a response dropped and collected): this may run from the garbage
                 # collector in the middle of another query on the same connection, where SQL would deadlock. The
                 # connection still holds the settings (and may be mid-COPY), so Django drops it at request end.
-                connection.close_at = 0
+                db.close_at = 0
 
 
 def csv_copy_stream(

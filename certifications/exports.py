@@ -25,6 +25,7 @@ from django.http import HttpRequest
 from certifications import copy_export, policy
 from certifications.models import Facility
 from certifications.presentation import field_label
+from renergy.replica import reads_from_replica
 from renergy.spreadsheet import display_width, print_setup, workbook_formats
 
 CHUNK_ROWS = copy_export.CHUNK_ROWS
@@ -45,6 +46,7 @@ def export_fields(user: Any, requested: Iterable[str]) -> tuple[str, ...]:
     return chosen or allowed
 
 
+@reads_from_replica("facility_export")
 def csv_stream(
     request: HttpRequest, queryset: QuerySet[Facility], *, sort_key: str, fields: tuple[str, ...], limit: int
 ) -> Iterator[bytes]:
@@ -96,6 +98,8 @@ def _unescape(block: bytes) -> bytes:
     return _COPY_ESCAPE.sub(lambda match: _COPY_ESCAPES.get(match[1], match[1]), block)
 
 
+@reads_from_replica("facility_export")
+@reads_from_replica("facility_export")
 def xlsx_stream(
     request: HttpRequest, queryset: QuerySet[Facility], *, sort_key: str, fields: tuple[str, ...], limit: int
 ) -> Iterator[bytes]:

@@ -24,8 +24,6 @@ FACILITY_TABLES = (Facility._meta.db_table, FacilitySite._meta.db_table)
 def facility_statistics_refresh() -> None:
     """VACUUM (ANALYZE) the facility and site tables, or ANALYZE them inside a transaction (where VACUUM
     cannot run). ANALYZE samples a fixed number of rows: seconds even at millions of facilities."""
-    if connection.vendor != "postgresql":
-        return
     command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
     with connection.cursor() as cursor:
         # Table names come from model meta, never from input.

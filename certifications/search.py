@@ -268,14 +268,12 @@ def search_count(queryset: QuerySet[Facility], *, first_page: Page | None = None
     exact count."""
     if first_page is not None and first_page.next_cursor is None:
         return ResultCount(len(first_page.rows), exact=True)
-    if connection.vendor == "postgresql":
-        estimate = planner_estimate(queryset)
-        if estimate > COUNT_EXACT_UP_TO:
-            return ResultCount(estimate, exact=False)
+    estimate = planner_estimate(queryset)
+    if estimate > COUNT_EXACT_UP_TO:
+        return ResultCount(estimate, exact=False)
     counted = queryset.order_by()[: COUNT_EXACT_UP_TO + 1].count()
-    if counted <= COUNT_EXACT_UP_TO or connection.vendor != "postgresql":
-        # The embedded SQLite default holds demo-sized data: counted exactly.
-        return ResultCount(counted if counted <= COUNT_EXACT_UP_TO else queryset.count(), exact=True)
+    if counted <= COUNT_EXACT_UP_TO:
+        return ResultCount(counted, exact=True)
     return ResultCount(counted, exact=False)  # the estimate was too low: "more than" is all that is known
 
 

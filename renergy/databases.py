@@ -27,7 +27,7 @@ OWNER_ALIAS = "owner"
 ENGINE = "django.db.backends.postgresql"
 
 
-def _parse(url: str, *, conn_max_age: int) -> dict[str, Any]:
+def database_config(url: str, *, conn_max_age: int) -> dict[str, Any]:
     config = dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=conn_max_age > 0)
     if config["ENGINE"] != ENGINE:
         from django.core.exceptions import ImproperlyConfigured
@@ -39,9 +39,9 @@ def _parse(url: str, *, conn_max_age: int) -> dict[str, Any]:
 
 def database_settings(runtime_url: str, owner_url: str, *, conn_max_age: int) -> dict[str, dict[str, Any]]:
     return {
-        "default": _parse(runtime_url, conn_max_age=conn_max_age),
+        "default": database_config(runtime_url, conn_max_age=conn_max_age),
         # Used for DDL only (migrations, retention): no persistent connection is kept for it.
-        OWNER_ALIAS: _parse(owner_url or runtime_url, conn_max_age=0),
+        OWNER_ALIAS: database_config(owner_url or runtime_url, conn_max_age=0),
     }
 
 
@@ -84,12 +84,13 @@ def long_statement_timeout_ms() -> int:
     return env_int("DB_LONG_STATEMENT_TIMEOUT_MS", 0)
 
 
-def lift_statement_limit_until_closed() -> None:
+def lift_statement_limit_until_closed(using: str = "default") -> None:
     """For a long COPY relayed by a generator (a download): lift the limit on this connection and have Django
     drop the connection when the request ends. Nothing to restore, so nothing runs SQL when a dropped download's
     generator is collected in the middle of another query."""
-    from django.db import connection
+    from django.db import connections
 
+    connection = connections[using]
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config('statement_timeout', %s, false)", [f"{long_statement_timeout_ms()}ms"])
     connection.close_at = 0

@@ -12,8 +12,6 @@ STATISTICS = (
 
 
 def create_statistics(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     for name, table, columns in STATISTICS:
         schema_editor.execute(f"CREATE STATISTICS IF NOT EXISTS {name} (ndistinct, dependencies) ON {columns} FROM {table}")
     # Fill them (and the new indexes' planner view of the table) now rather than at the next autovacuum.
@@ -21,8 +19,6 @@ def create_statistics(apps, schema_editor):
 
 
 def drop_statistics(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     for name, _table, _columns in STATISTICS:
         schema_editor.execute(f"DROP STATISTICS IF EXISTS {name}")
 

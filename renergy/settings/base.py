@@ -10,7 +10,7 @@ from pathlib import Path
 
 from csp.constants import NONE, SELF
 
-from renergy.databases import database_settings
+from renergy.databases import database_config, database_settings
 from renergy.env import env_bool, env_cidrs, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -91,6 +91,16 @@ TEMPLATES = [
 DATABASES = database_settings(
     env_str("DATABASE_URL"), env_str("DATABASE_MIGRATE_URL", ""), conn_max_age=env_int("DB_CONN_MAX_AGE", 60)
 )
+# Optional streaming replica for the heavy read-only paths (renergy/replica.py); never for what must be exact.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL", "")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = database_config(DATABASE_REPLICA_URL, conn_max_age=0)
+    DATABASES["replica"]["OPTIONS"]["connect_timeout"] = 3
+    # Only the long read-only paths read there (the report, raw CSV, exports, inspection): no statement limit.
+    DATABASES["replica"]["OPTIONS"]["options"] += " -c statement_timeout=0"
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["renergy.replica.ReplicaRouter"]
+DATABASE_REPLICA_MAX_LAG_SECONDS = float(env_str("DATABASE_REPLICA_MAX_LAG_SECONDS", "30"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "")
@@ -239,7 +249,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# DatabaseScheduler behind a PostgreSQL leader lock: a second beat waits as a standby (renergy/beat.py).
+CELERY_BEAT_SCHEDULER = "renergy.beat:LeaderDatabaseScheduler"
+BEAT_LEADER_POLL_SECONDS = float(env_str("BEAT_LEADER_POLL_SECONDS", "2"))
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
 # --- accounts: daily idle suspension (and the 14-day warning) -------------------------------------
 from celery.schedules import crontab  # noqa: E402
