@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.apps import apps
+from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from psycopg import sql
 
@@ -151,7 +152,8 @@ def roles_apply(owner_connection: BaseDatabaseWrapper, *, runtime: str, password
     statements += grant_statements(owner_connection, runtime=runtime, owner=owner)
     executed = []
     raw = owner_connection.connection
-    with owner_connection.cursor() as cursor:
+    # One transaction: a running application never sees the moment between a REVOKE and its GRANT.
+    with transaction.atomic(using=owner_connection.alias), owner_connection.cursor() as cursor:
         for statement in statements:
             text = statement.as_string(raw)
             cursor.execute(text)

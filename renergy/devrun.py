@@ -105,7 +105,7 @@ def _lock(var_dir: Path) -> IO[str]:
 
 def main() -> int:
     var_dir = Path(os.environ.get("RENERGY_VAR_DIR") or BASE_DIR / "var").resolve()
-    for sub in ("celery/queue", "celery/processed", "mail"):
+    for sub in ("celery/queue", "celery/processed", "celery/control", "mail"):
         (var_dir / sub).mkdir(parents=True, exist_ok=True)
     lock = _lock(var_dir)
     port = os.environ.get("PORT") or "8000"

@@ -19,7 +19,7 @@ _owner_url = (
 )
 _parts = urlsplit(_owner_url)
 # One runtime role per base database name, so parallel checkouts on one server never share it.
-TEST_RUNTIME_ROLE = f"{_parts.path.lstrip('/')}_app"
+TEST_RUNTIME_ROLE = f"test_{_parts.path.lstrip('/')}_app"
 os.environ.setdefault("DATABASE_URL", _owner_url)
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 

@@ -122,7 +122,7 @@ def _get(path: str, host: str) -> tuple[int, str, bytes]:
         f"http://127.0.0.1:{PORT}{path}", headers={"Host": host, "X-Forwarded-Proto": "https"}
     )
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, response.headers.get("Content-Type", ""), response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.headers.get("Content-Type", ""), error.read()
@@ -172,8 +172,14 @@ def test_the_image_serves_pages_and_passes_its_health_check(tmp_path: Path, data
     try:
         _wait_for_port()
         # compose's health check, as compose runs it inside the web container.
-        probe = [word.replace("127.0.0.1:8000", f"127.0.0.1:{PORT}") for word in web["healthcheck"]["test"][1:]]
-        health = subprocess.run(probe, env=web_env, capture_output=True, text=True, timeout=30)
+        # With compose's retries and interval: gunicorn's workers may still be booting at the first probe.
+        check = web["healthcheck"]
+        probe = [word.replace("127.0.0.1:8000", f"127.0.0.1:{PORT}") for word in check["test"][1:]]
+        for _attempt in range(check["retries"]):
+            health = subprocess.run(probe, env=web_env, capture_output=True, text=True, timeout=30)
+            if health.returncode == 0:
+                break
+            time.sleep(int(check["interval"].removesuffix("s")))
         assert health.returncode == 0, health.stderr + (tmp_path / "gunicorn.log").read_text()
 
         # A page and its stylesheet, as the proxy forwards them.

@@ -1,6 +1,6 @@
 """`make run` as a newcomer runs it: no DATABASE_URL, no REDIS_URL. bin/run starts the embedded PostgreSQL,
-serves the sign-in page from it, and leaves no process behind whichever way it is stopped; a second run
-reuses the same database."""
+serves the sign-in page from it, and leaves no process behind whichever way it is stopped; the next run
+reuses the same database.  SIGINT (Ctrl-C) and SIGHUP (a closed terminal) take the same path as SIGTERM."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.conf import settings
+
+from renergy import embedded_db
 
 PORT = 21042  # in this checkout's port range
 
@@ -86,8 +89,13 @@ def test_make_run_serves_from_embedded_postgres_and_stops_cleanly(tmp_path: Path
         raise
     _stop(process, signal.SIGTERM, marker)
 
-    # A closed terminal (SIGHUP) ends the second run as well; it reused the cluster made by the first.
+    # The next `make run` reuses the cluster and its data: start it the way bin/run does, and find the demo.
     created = (var_dir / "postgres" / "PG_VERSION").stat().st_mtime
-    process = _start(var_dir)
-    assert (var_dir / "postgres" / "PG_VERSION").stat().st_mtime == created
-    _stop(process, signal.SIGHUP, marker)
+    embedded_db.start(var_dir)
+    try:
+        assert (var_dir / "postgres" / "PG_VERSION").stat().st_mtime == created
+        with psycopg.connect(embedded_db.url(var_dir, role=embedded_db.RUNTIME_ROLE)) as conn:
+            assert conn.execute("SELECT count(*) FROM accounts_user").fetchone()[0] > 10
+    finally:
+        embedded_db.stop(var_dir)
+    assert _processes_of(marker) == []
