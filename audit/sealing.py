@@ -117,9 +117,21 @@ def _seal(
     )
 
 
-def _seal_chunk(signer: signing.Signer, stream: str, start: datetime, end: datetime, previous: str) -> list[AuditSeal]:
+def _chunk_rows(stream: str, start: datetime, end: datetime) -> list[tuple]:
     table = _TABLES[stream][0]
-    rows = _query(_SEAL_SQL.format(minute=_MINUTE, table=table, fp=FINGERPRINT), [start, end])
+    return _query(_SEAL_SQL.format(minute=_MINUTE, table=table, fp=FINGERPRINT), [start, end])
+
+
+def _prefetch(stream: str, start: datetime, end: datetime) -> list[tuple]:
+    try:
+        return _chunk_rows(stream, start, end)
+    finally:
+        connection.close()  # this thread's own connection
+
+
+def _seal_chunk(
+    signer: signing.Signer, stream: str, start: datetime, end: datetime, previous: str, rows: list[tuple]
+) -> list[AuditSeal]:
     seals: list[AuditSeal] = []
     cursor = start
     for minute, count, content, ids, prints in rows:
@@ -183,32 +195,48 @@ def seal_pending(*, now: datetime | None = None) -> int:
     limit = sealable_until(now)
     signer = signing.signer()
     sealed = 0
-    for stream in _TABLES:
-        while True:
-            with transaction.atomic():
-                _lock(stream)
-                last = AuditSeal.objects.filter(stream=stream).only("period_end", "digest").order_by("-period_start")
-                last = last.first()
-                if last is not None:
-                    start, previous = last.period_end, last.digest
-                else:
-                    first = _first_record_at(stream)
-                    if first is None:
+    # Catching up outside a transaction (the worker after an outage, the bench), the next day's records are
+    # read on a second connection while this one signs and stores the current day's seals.
+    ahead = not connection.in_atomic_block
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        for stream in _TABLES:
+            prefetched: tuple[datetime, datetime, Any] | None = None
+            while True:
+                with transaction.atomic():
+                    _lock(stream)
+                    last = AuditSeal.objects.filter(stream=stream).only("period_end", "digest")
+                    last = last.order_by("-period_start").first()
+                    if last is not None:
+                        start, previous = last.period_end, last.digest
+                    else:
+                        first = _first_record_at(stream)
+                        if first is None:
+                            break
+                        start, previous = floor_minute(first), GENESIS
+                    if start >= limit:
                         break
-                    start, previous = floor_minute(first), GENESIS
-                if start >= limit:
-                    break
-                seals = _seal_chunk(signer, stream, start, min(limit, start + CHUNK), previous)
-                if len(seals) == 1 and seals[0].record_count == 0:
-                    # A day without records: one seal reaches up to the minute of the next record.
-                    upcoming = _next_record_at(stream, start, limit)
-                    end = floor_minute(upcoming) if upcoming is not None else limit
-                    if end > seals[0].period_end:
-                        seals = [_seal(signer, stream, start, end, previous)]
-                _insert(seals)
-                # Anchored before the commit: a committed seal always has its copy outside the database.
-                anchors.anchor_append(seals)
-                sealed += len(seals)
+                    end = min(limit, start + CHUNK)
+                    if prefetched is not None and prefetched[:2] == (start, end):
+                        rows = prefetched[2].result()
+                    else:
+                        rows = _chunk_rows(stream, start, end)
+                    prefetched = None
+                    if ahead and end < limit:
+                        following = (end, min(limit, end + CHUNK))
+                        prefetched = (*following, pool.submit(_prefetch, stream, *following))
+                    seals = _seal_chunk(signer, stream, start, end, previous, rows)
+                    if len(seals) == 1 and seals[0].record_count == 0:
+                        # A day without records: one seal reaches up to the minute of the next record.
+                        upcoming = _next_record_at(stream, start, limit)
+                        stretch = floor_minute(upcoming) if upcoming is not None else limit
+                        if stretch > seals[0].period_end:
+                            seals = [_seal(signer, stream, start, stretch, previous)]
+                    _insert(seals)
+                    # Anchored before the commit: a committed seal always has its copy outside the database.
+                    anchors.anchor_append(seals)
+                    sealed += len(seals)
+            if prefetched is not None:
+                prefetched[2].result()
     return sealed
 
 

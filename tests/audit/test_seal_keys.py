@@ -71,3 +71,16 @@ def test_the_days_last_seal_is_emailed_to_the_agency(settings) -> None:
         assert last.digest in message.body and last.signature in message.body
     anchored = [json.loads(line) for p in Path(settings.AUDIT_ANCHOR_DIR).glob("*.jsonl") for line in p.open()]
     assert any(entry["digest"] in message.body for entry in anchored)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_catching_up_days_outside_a_transaction_seals_and_verifies_on_two_connections() -> None:
+    from tests.audit.planting import plant, plant_all
+
+    now = timezone.now()
+    start = now - timedelta(days=3, hours=1)
+    plant_all([plant(None, start + timedelta(hours=6 * n, seconds=n)) for n in range(12)])
+    assert seal_pending(now=now) > 12
+    result = verify(start - timedelta(hours=1), now, now=now, save=False)
+    assert result.ok, [str(p) for p in result.problems]
+    assert result.records_checked == 12
