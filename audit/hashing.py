@@ -4,16 +4,18 @@ The database computes every record hash (a BEFORE INSERT trigger, migration 0002
 built here, and verification recomputes it with the same expression, so a record written by any path
 (audit.writer, COPY, the ORM) verifies, and sealing and verification run inside PostgreSQL at its speed.
 
-A record's canonical text is each column's PostgreSQL text form, in a fixed order, each prefixed by its
-length in characters: `len:value` (NULL as the empty value; no audit column can hold both NULL and ''
-so nothing is lost). `id` is not in it: the seal covers the ids. The exported bundle holds exactly these
-texts (audit.export), so the standalone verifier (tools/verify_audit_bundle.py) recomputes every hash
-with Python alone; `canonical_text` below is that same rule and the verifier carries a copy of it.
+A record's canonical text is the JSON array of each column's PostgreSQL text form, in a fixed order
+(`json_build_array(...)::text`: `["a", "b"]`, NULL as the empty string; no audit column can hold both
+NULL and '' so nothing is lost). `id` is not in it: the seal covers the ids. The exported bundle holds
+exactly these texts (audit.export), so the standalone verifier (tools/verify_audit_bundle.py) recomputes
+every hash with Python alone: `json.dumps(texts, ensure_ascii=False, separators=(", ", ":"))` escapes
+exactly as PostgreSQL's JSON output does (the suite checks it on awkward strings).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
@@ -37,11 +39,9 @@ def field_text_sql(name: str, prefix: str = "") -> str:
 
 
 def canonical_sql(fields: Sequence[str], prefix: str = "") -> str:
-    parts = []
-    for name in fields:
-        text = f"coalesce({field_text_sql(name, prefix)}, '')"
-        parts.append(f"length({text})::text || ':' || {text}")
-    return " || ".join(parts)
+    # One C function over all columns: far cheaper per row than concatenating length-prefixed parts.
+    texts = ", ".join(f"coalesce({field_text_sql(name, prefix)}, '')" for name in fields)
+    return f"json_build_array({texts})::text"
 
 
 def hash_sql(fields: Sequence[str], prefix: str = "") -> str:
@@ -50,7 +50,7 @@ def hash_sql(fields: Sequence[str], prefix: str = "") -> str:
 
 
 def canonical_text(texts: Iterable[str]) -> str:
-    return "".join(f"{len(text)}:{text}" for text in texts)
+    return json.dumps(list(texts), ensure_ascii=False, separators=(", ", ":"))
 
 
 def record_hash_of_texts(texts: Iterable[str]) -> str:

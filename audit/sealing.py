@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,23 +48,16 @@ _TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
 _MINUTE = "date_bin('1 minute', at, TIMESTAMPTZ '2000-01-01 00:00+00')"
 # Table names are constants of this module; values always go as parameters.
 _SEAL_SQL = """
-WITH g AS (
-    SELECT {minute} AS p, id, record_hash AS h, id - row_number() OVER (PARTITION BY {minute} ORDER BY id) AS run
-    FROM {table} WHERE at >= %s AND at < %s
-), runs AS (
-    SELECT p, min(id) AS first, max(id) AS last, count(*) AS n,
-           string_agg(id::text || ':' || h, E'\\n' ORDER BY id) AS pairs,
-           string_agg(left(h, {fp}), '' ORDER BY id) AS prints
-    FROM g GROUP BY p, run
-)
-SELECT p, sum(n)::bigint, encode(sha256(convert_to(string_agg(pairs, E'\\n' ORDER BY first), 'UTF8')), 'hex'),
-       json_agg(json_build_array(first, last) ORDER BY first)::text, string_agg(prints, '' ORDER BY first)
-FROM runs GROUP BY p ORDER BY p
-"""
-_VERIFY_SQL = """
 SELECT {minute} AS p, count(*),
-       encode(sha256(convert_to(string_agg(id::text || ':' || {hash}, E'\\n' ORDER BY id), 'UTF8')), 'hex')
+       encode(sha256(convert_to(string_agg(id::text || ':' || record_hash, E'\\n' ORDER BY id), 'UTF8')), 'hex'),
+       array_agg(id ORDER BY id), string_agg(left(record_hash, {fp}), '' ORDER BY id)
 FROM {table} WHERE at >= %s AND at < %s GROUP BY p ORDER BY p
+"""
+# OFFSET 0 keeps the hash in the scan: the sort then carries (minute, id, hash), not whole rows.
+_VERIFY_SQL = """
+SELECT p, count(*), encode(sha256(convert_to(string_agg(id::text || ':' || h, E'\\n' ORDER BY id), 'UTF8')), 'hex')
+FROM (SELECT {minute} AS p, id, {hash} AS h FROM {table} WHERE at >= %s AND at < %s OFFSET 0) AS r
+GROUP BY p ORDER BY p
 """
 _DETAIL_SQL = "SELECT id, record_hash, {hash} FROM {table} WHERE at >= %s AND at < %s ORDER BY id"
 
@@ -123,9 +117,21 @@ def _seal(
     )
 
 
-def _seal_chunk(signer: signing.Signer, stream: str, start: datetime, end: datetime, previous: str) -> list[AuditSeal]:
+def _chunk_rows(stream: str, start: datetime, end: datetime) -> list[tuple]:
     table = _TABLES[stream][0]
-    rows = _query(_SEAL_SQL.format(minute=_MINUTE, table=table, fp=FINGERPRINT), [start, end])
+    return _query(_SEAL_SQL.format(minute=_MINUTE, table=table, fp=FINGERPRINT), [start, end])
+
+
+def _prefetch(stream: str, start: datetime, end: datetime) -> list[tuple]:
+    try:
+        return _chunk_rows(stream, start, end)
+    finally:
+        connection.close()  # this thread's own connection
+
+
+def _seal_chunk(
+    signer: signing.Signer, stream: str, start: datetime, end: datetime, previous: str, rows: list[tuple]
+) -> list[AuditSeal]:
     seals: list[AuditSeal] = []
     cursor = start
     for minute, count, content, ids, prints in rows:
@@ -135,13 +141,45 @@ def _seal_chunk(signer: signing.Signer, stream: str, start: datetime, end: datet
         seals.append(
             _seal(
                 signer, stream, minute, minute + PERIOD, previous,
-                count=count, content=content, ids=json.loads(ids), prints=prints,
+                count=count, content=content, ids=_ranges(ids), prints=prints,
             )
         )  # fmt: skip
         previous, cursor = seals[-1].digest, minute + PERIOD
     if cursor < end:
         seals.append(_seal(signer, stream, cursor, end, previous))
     return seals
+
+
+def _ranges(ids: list[int]) -> list[list[int]]:
+    runs: list[list[int]] = []
+    for record_id in ids:
+        if runs and runs[-1][1] + 1 == record_id:
+            runs[-1][1] = record_id
+        else:
+            runs.append([record_id, record_id])
+    return runs
+
+
+_SEAL_COLUMNS = (
+    "stream", "period_start", "period_end", "record_count", "contents", "previous_digest", "digest", "signature",
+    "key_id", "sealed_at",
+)  # fmt: skip
+
+
+def _insert(seals: list[AuditSeal]) -> None:
+    """COPY the seals in (a minute's seal, or a whole day's when catching up, in one round trip)."""
+    now = timezone.now()
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY audit_auditseal ({', '.join(_SEAL_COLUMNS)}) FROM STDIN") as copy,
+    ):
+        for seal in seals:
+            copy.write_row(
+                (
+                    seal.stream, seal.period_start, seal.period_end, seal.record_count, json.dumps(seal.contents),
+                    seal.previous_digest, seal.digest, seal.signature, seal.key_id, now,
+                )
+            )  # fmt: skip
 
 
 def _lock(stream: str) -> None:
@@ -157,32 +195,48 @@ def seal_pending(*, now: datetime | None = None) -> int:
     limit = sealable_until(now)
     signer = signing.signer()
     sealed = 0
-    for stream in _TABLES:
-        while True:
-            with transaction.atomic():
-                _lock(stream)
-                last = AuditSeal.objects.filter(stream=stream).only("period_end", "digest").order_by("-period_start")
-                last = last.first()
-                if last is not None:
-                    start, previous = last.period_end, last.digest
-                else:
-                    first = _first_record_at(stream)
-                    if first is None:
+    # Catching up outside a transaction (the worker after an outage, the bench), the next day's records are
+    # read on a second connection while this one signs and stores the current day's seals.
+    ahead = not connection.in_atomic_block
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        for stream in _TABLES:
+            prefetched: tuple[datetime, datetime, Any] | None = None
+            while True:
+                with transaction.atomic():
+                    _lock(stream)
+                    last = AuditSeal.objects.filter(stream=stream).only("period_end", "digest")
+                    last = last.order_by("-period_start").first()
+                    if last is not None:
+                        start, previous = last.period_end, last.digest
+                    else:
+                        first = _first_record_at(stream)
+                        if first is None:
+                            break
+                        start, previous = floor_minute(first), GENESIS
+                    if start >= limit:
                         break
-                    start, previous = floor_minute(first), GENESIS
-                if start >= limit:
-                    break
-                seals = _seal_chunk(signer, stream, start, min(limit, start + CHUNK), previous)
-                if len(seals) == 1 and seals[0].record_count == 0:
-                    # A day without records: one seal reaches up to the minute of the next record.
-                    upcoming = _next_record_at(stream, start, limit)
-                    end = floor_minute(upcoming) if upcoming is not None else limit
-                    if end > seals[0].period_end:
-                        seals = [_seal(signer, stream, start, end, previous)]
-                AuditSeal.objects.bulk_create(seals, batch_size=2000)
-                # Anchored before the commit: a committed seal always has its copy outside the database.
-                anchors.anchor_append(seals)
-                sealed += len(seals)
+                    end = min(limit, start + CHUNK)
+                    if prefetched is not None and prefetched[:2] == (start, end):
+                        rows = prefetched[2].result()
+                    else:
+                        rows = _chunk_rows(stream, start, end)
+                    prefetched = None
+                    if ahead and end < limit:
+                        following = (end, min(limit, end + CHUNK))
+                        prefetched = (*following, pool.submit(_prefetch, stream, *following))
+                    seals = _seal_chunk(signer, stream, start, end, previous, rows)
+                    if len(seals) == 1 and seals[0].record_count == 0:
+                        # A day without records: one seal reaches up to the minute of the next record.
+                        upcoming = _next_record_at(stream, start, limit)
+                        stretch = floor_minute(upcoming) if upcoming is not None else limit
+                        if stretch > seals[0].period_end:
+                            seals = [_seal(signer, stream, start, stretch, previous)]
+                    _insert(seals)
+                    # Anchored before the commit: a committed seal always has its copy outside the database.
+                    anchors.anchor_append(seals)
+                    sealed += len(seals)
+            if prefetched is not None:
+                prefetched[2].result()
     return sealed
 
 
@@ -234,6 +288,25 @@ def _minutes(stream: str, start: datetime, end: datetime) -> Iterator[tuple[date
         cursor = upto
 
 
+def _minutes_all(stream: str, start: datetime, end: datetime) -> list[tuple[datetime, int, str]]:
+    """Every minute's (count, digest) over [start, end). Outside a transaction (manage.py verify_audit, the
+    daily job) a long period is split between two connections, so both of the machine's cores hash."""
+    if connection.in_atomic_block or end - start <= CHUNK:
+        return list(_minutes(stream, start, end))
+    days = max(1, round((end - start) / CHUNK))
+    middle = start + CHUNK * (days // 2) if days > 1 else start + (end - start) / 2
+
+    def part(bounds: tuple[datetime, datetime]) -> list[tuple[datetime, int, str]]:
+        try:
+            return list(_minutes(stream, *bounds))
+        finally:
+            connection.close()  # this thread's own connection
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first, second = pool.map(part, [(start, middle), (middle, end)])
+    return first + second
+
+
 def _name_records(stream: str, seal: AuditSeal, result: Verification) -> None:
     """Read one seal's records one by one and name each altered, inserted or removed record."""
     table, fields = _TABLES[stream]
@@ -268,20 +341,20 @@ def _name_records(stream: str, seal: AuditSeal, result: Verification) -> None:
     result.problems.extend(found)
 
 
-def _check_signature(stream: str, seal: AuditSeal, keys: dict[str, Any], result: Verification) -> bool:
-    if not seal.signature:
-        result.problems.append(Problem("unsigned", stream, None, f"{_label(seal)} carries no signature"))
-        return False
-    key = keys.get(seal.key_id)
-    if key is None:
-        result.problems.append(
-            Problem("unknown_key", stream, None, f"{_label(seal)} is signed by an unknown key ({seal.key_id})")
-        )
-        return False
-    if not signing.signature_valid(key, seal.digest, seal.signature):
-        result.problems.append(Problem("bad_signature", stream, None, f"{_label(seal)}: the signature is invalid"))
-        return False
-    return True
+def _signature_problems(stream: str, seals: list[AuditSeal], keys: dict[str, Any]) -> list[Problem]:
+    """Every seal's signature. Pure computation on loaded seals: it runs in a thread while the database
+    recomputes the records' digests, so the two overlap."""
+    found = []
+    for seal in seals:
+        if not seal.signature:
+            found.append(Problem("unsigned", stream, None, f"{_label(seal)} carries no signature"))
+        elif (key := keys.get(seal.key_id)) is None:
+            found.append(
+                Problem("unknown_key", stream, None, f"{_label(seal)} is signed by an unknown key ({seal.key_id})")
+            )
+        elif not signing.signature_valid(key, seal.digest, seal.signature):
+            found.append(Problem("bad_signature", stream, None, f"{_label(seal)}: the signature is invalid"))
+    return found
 
 
 def _verify_stream(
@@ -294,7 +367,10 @@ def _verify_stream(
     )
     start = min(period_from, seals[0].period_start) if seals else period_from
     end = max(period_to, seals[-1].period_end) if seals else period_to
-    minutes = list(_minutes(stream, start, end))  # (minute, count, content) in time order
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        signed = pool.submit(_signature_problems, stream, seals, keys) if keys else None
+        minutes = _minutes_all(stream, start, end)  # (minute, count, content) in time order
+        signature_problems = signed.result() if signed is not None else []
     outside: list[tuple[datetime, int]] = []
     before = (
         AuditSeal.objects.filter(stream=stream, period_start__lt=seals[0].period_start)
@@ -306,7 +382,6 @@ def _verify_stream(
     )
     previous = before.digest if before else GENESIS
     cursor = before.period_end if before else None
-    signatures_ok = True
     n = 0
     for seal in seals:
         if cursor is not None and seal.period_start != cursor:
@@ -337,8 +412,6 @@ def _verify_stream(
         )  # fmt: skip
         if recomputed != seal.digest:
             _name_records(stream, seal, result)
-        if keys:
-            signatures_ok &= _check_signature(stream, seal, keys, result)
         result.records_checked += count
         result.seals_checked += 1
         previous, cursor = seal.digest, seal.period_end
@@ -352,7 +425,8 @@ def _verify_stream(
             )
         else:
             result.records_unsealed += count
-    if keys and not signatures_ok:
+    result.problems.extend(signature_problems)
+    if signature_problems:
         result.signatures = "failed"
     return seals
 

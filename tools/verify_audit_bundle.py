@@ -37,7 +37,9 @@ csv.field_size_limit(1 << 30)
 
 
 def record_hash(texts: list[str]) -> str:
-    return hashlib.sha256("".join(f"{len(t)}:{t}" for t in texts).encode("utf-8")).hexdigest()
+    # The JSON array of the column texts, spaced as PostgreSQL's json_build_array(...)::text writes it.
+    canonical = json.dumps(texts, ensure_ascii=False, separators=(", ", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def content_digest(pairs: list[tuple[int, str]]) -> str:

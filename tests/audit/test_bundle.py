@@ -91,3 +91,16 @@ def test_a_bundle_signed_by_another_key_fails_against_the_agencys_key(bundle: Pa
     result = _run(bundle, "--public-key", str(other_public))
     assert result.returncode == 1
     assert "signed by an unknown key" in result.stdout
+
+
+def test_python_and_postgresql_agree_on_the_hash_of_awkward_text() -> None:
+    from django.db import connection
+
+    from audit.hashing import ACCESS_FIELDS, field_text_sql, hash_sql, record_hash_of_texts
+
+    Client().get("/healthz", HTTP_USER_AGENT='ctl\x01\x1f\x7f "q" \\ back\u2028sep 😀 日本語\ttab')
+    texts = ", ".join(f"coalesce({field_text_sql(name)}, '')" for name in ACCESS_FIELDS)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {texts}, record_hash, {hash_sql(ACCESS_FIELDS)} FROM audit_accessrecord")  # noqa: S608
+        *values, stored, recomputed = cursor.fetchone()
+    assert stored == recomputed == record_hash_of_texts(values)
