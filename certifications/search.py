@@ -178,7 +178,9 @@ def parse_cursor(raw: str, column: str) -> Cursor | None:
         parsed: Any = Decimal(value) if column == "capacity_kw" else datetime.date.fromisoformat(value)
     except (InvalidOperation, ValueError):
         return None
-    if isinstance(parsed, Decimal) and not parsed.is_finite():
+    # A cursor is a value of a real row: anything past the column's precision (numeric(12, 3)) is not one, and
+    # 1e999999 would overflow PostgreSQL's numeric in the comparison.
+    if isinstance(parsed, Decimal) and (not parsed.is_finite() or not -4 <= parsed.adjusted() < 9):
         return None
     return Cursor(parsed, facility_id)
 
