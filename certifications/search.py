@@ -173,6 +173,9 @@ class Cursor:
         return f"{self.value}~{self.facility_id}"
 
 
+_CURSOR_BOUND = Decimal(10**12)
+
+
 def parse_cursor(raw: str, column: str) -> Cursor | None:
     """A cursor from the `after` parameter, or None (first page) when it does not parse."""
     if not raw or len(raw) > 80:
@@ -186,8 +189,12 @@ def parse_cursor(raw: str, column: str) -> Cursor | None:
         parsed: Any = Decimal(value) if column == "capacity_kw" else datetime.date.fromisoformat(value)
     except (InvalidOperation, ValueError):
         return None
-    if isinstance(parsed, Decimal) and not parsed.is_finite():
-        return None
+    if isinstance(parsed, Decimal):
+        if not parsed.is_finite():
+            return None
+        # A tampered cursor such as 1e999999 overflowed PostgreSQL's numeric in the comparison (a 500). Every row
+        # fits numeric(12, 3), so a value clamped to ±1e12, or a vanishing one taken as 0, compares alike with them.
+        parsed = Decimal(0) if parsed.adjusted() < -6 else max(min(parsed, _CURSOR_BOUND), -_CURSOR_BOUND)
     return Cursor(parsed, facility_id)
 
 

@@ -12,10 +12,11 @@ when the app can be reached directly, a client's own header would be taken for t
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from functools import lru_cache
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 _CACHE_ATTR = "_renergy_client_ip"
 _UNKNOWN = "0.0.0.0"  # noqa: S104 - a placeholder for a peer without a usable address, not a bind
@@ -72,3 +73,30 @@ def client_ip(request: HttpRequest) -> str:
 
 def client_ip_for_axes(request: HttpRequest) -> str:
     return client_ip(request)
+
+
+# What a reverse proxy tells the app about the client's connection. From anyone else these are the client's own
+# claims: X-Forwarded-Proto would pass for HTTPS (SECURE_PROXY_SSL_HEADER), X-Forwarded-For for an address.
+_FORWARDED_HEADERS = (
+    "HTTP_FORWARDED",
+    "HTTP_X_FORWARDED_FOR",
+    "HTTP_X_FORWARDED_PROTO",
+    "HTTP_X_FORWARDED_HOST",
+    "HTTP_X_FORWARDED_PORT",
+    "HTTP_X_REAL_IP",
+)
+
+
+class UntrustedForwardedHeadersMiddleware:
+    """First of all middleware: a request whose direct peer is not one of our proxies loses its forwarding
+    headers, so nothing downstream (Django's is_secure(), libraries, logs) can believe them."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        peer = _valid_ip(request.META.get("REMOTE_ADDR", ""))
+        if peer is None or not _trusted(peer):
+            for header in _FORWARDED_HEADERS:
+                request.META.pop(header, None)
+        return self.get_response(request)

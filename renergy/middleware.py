@@ -122,5 +122,6 @@ class NoStoreMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        add_never_cache_headers(response)
+        if "no-store" not in response.get("Cache-Control", ""):
+            add_never_cache_headers(response)
         return response

@@ -19,7 +19,7 @@ import string
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -31,6 +31,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audit.models import AccessRecord
+from certifications.search import PAGE_SIZE
 from tests.accounts.conftest import ready
 from tests.audit.test_every_url import _sample, every_url
 from tests.certifications.conftest import facility_create
@@ -74,14 +75,36 @@ def _templates() -> dict[str, list[str]]:
 
 
 class _FieldNames(HTMLParser):
+    """The names a page's forms and links send, with the values the page itself offers for them."""
+
     def __init__(self) -> None:
         super().__init__()
         self.fields: dict[str, str] = {}
+        self.values: dict[str, set[str]] = {}
+        self._select: str | None = None
+
+    def _offer(self, name: str, kind: str, value: str | None) -> None:
+        self.fields.setdefault(name, kind)
+        if value:
+            self.values.setdefault(name, set()).add(value)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
-        if tag in ("input", "select", "textarea", "button") and values.get("name"):
-            self.fields.setdefault(values["name"] or "", (values.get("type") or tag).lower())
+        name = values.get("name") or ""
+        if tag in ("input", "select", "textarea", "button") and name:
+            self._offer(name, (values.get("type") or tag).lower(), values.get("value"))
+            self._select = name if tag == "select" else self._select
+        elif tag == "option" and self._select:
+            self._offer(self._select, "select", values.get("value"))
+        elif tag == "a" and "?" in (values.get("href") or ""):
+            # Parameters the page's own links carry (the next-page cursor, sort order, language).
+            for key, found in parse_qs(urlsplit(values["href"] or "").query, keep_blank_values=True).items():
+                for value in found:
+                    self._offer(key, "link", value)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select":
+            self._select = None
 
 
 @dataclass
@@ -94,9 +117,10 @@ class Run:
 
 @pytest.fixture
 def cast(orgs, make_user, signed_in_client) -> dict[str, Any]:
+    # More than a page, so the list pages carry their next-page cursor (and it is discovered as a parameter).
     addresses = ["東京都新宿区西新宿2-8-1", "大阪府大阪市北区中之島1-3-20", "北海道札幌市中央区北1条西2"]
-    for n, address in enumerate(addresses):
-        facility_create(f"F00000000{n}", address, organisation=orgs.operator_a if n == 0 else None)
+    for n in range(PAGE_SIZE + 2):
+        facility_create(f"F{n:09d}", addresses[n % 3], organisation=orgs.operator_a if n % 2 else None)
     people = {
         "agency": ready(make_user(orgs.agency)),
         "grid": ready(make_user(orgs.grid_tokyo)),
@@ -111,12 +135,15 @@ def cast(orgs, make_user, signed_in_client) -> dict[str, Any]:
     return {"clients": clients, "pks": pks}
 
 
-def _discover(clients: dict[str, Client], templates: list[str], run: Run) -> dict[str, dict[str, str]]:
-    """The form fields each page declares, as any of `clients` is served it (name -> input type)."""
-    fields: dict[str, dict[str, str]] = {}
+Fields = dict[str, tuple[str, list[str]]]  # name -> (input type, the values the pages offer for it)
+
+
+def _discover(clients: dict[str, Client], templates: list[str], run: Run) -> dict[str, Fields]:
+    """The form fields and link parameters each page declares, as any of `clients` is served it."""
+    fields: dict[str, Fields] = {}
     for template in templates:
         url = PLACEHOLDER.sub(lambda m: "1" if m.group(1) == "int" else "x1", template)
-        names: dict[str, str] = {}
+        names: Fields = {}
         for role, client in clients.items():
             if role != "anonymous" and url in SIGNED_IN_SKIP:
                 continue
@@ -127,7 +154,9 @@ def _discover(clients: dict[str, Client], templates: list[str], run: Run) -> dic
             if "html" in response.get("Content-Type", ""):
                 parser = _FieldNames()
                 parser.feed(response.content.decode("utf-8", "replace"))
-                names.update(parser.fields)
+                for name, kind in parser.fields.items():
+                    offered = names.get(name, (kind, []))[1]
+                    names[name] = (kind, sorted({*offered, *parser.values.get(name, ())}))
         names.pop("csrfmiddlewaretoken", None)
         fields[template] = names
     return fields
@@ -162,6 +191,15 @@ INTERESTING = [
     "fit",
     "csv",
     "-capacity_kw",
+    "capacity_kw",
+    "certified_on",
+    # Shaped like the list's next-page cursor (value~facility ID), at and past the ends of each column's range.
+    "1e999999~F000000001",
+    "-1e-999999~F000000001",
+    "999999999.999~F000000001",
+    "9999-12-31~F000000001",
+    "0001-01-01~F000000001",
+    "2026-02-30~F000000001",
     "on",
     "true",
 ]
@@ -193,16 +231,19 @@ def _fill(template: str, draw: Any, pks: list[str]) -> str:
     return PLACEHOLDER.sub(value, template)
 
 
-def _values(draw: Any, names: dict[str, str]) -> dict[str, Any]:
+def _values(draw: Any, names: Fields) -> dict[str, Any]:
     extra = draw(st.lists(st.text(min_size=1, max_size=10), max_size=2))
     chosen = draw(st.lists(st.sampled_from(sorted(names)), unique=True)) if names else []
     data: dict[str, Any] = {}
     for name in [*chosen, *extra]:
-        if names.get(name) == "file":
+        kind, offered = names.get(name, ("text", []))
+        if kind == "file":
             content = draw(st.one_of(st.binary(max_size=200), st.text(max_size=200).map(str.encode)))
             data[name] = SimpleUploadedFile(draw(st.text(min_size=1, max_size=12)) + ".csv", content)
         else:
-            data[name] = draw(st.one_of(text, st.lists(text, min_size=2, max_size=3)))
+            # What the page offers (a select's options, a link's cursor) reaches deeper into the view.
+            single = st.one_of(st.sampled_from(offered), text) if offered else text
+            data[name] = draw(st.one_of(single, st.lists(single, min_size=2, max_size=3)))
     return data
 
 

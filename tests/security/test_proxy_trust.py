@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
+from django.http import HttpResponse
 from django.test import Client, override_settings
 from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -104,3 +105,21 @@ def test_a_client_behind_a_trusted_proxy_cannot_forge_its_way_into_the_range(res
 def test_the_resolver_reads_the_header_only_from_trusted_addresses(trusted, remote, header, expected) -> None:
     with override_settings(TRUSTED_PROXY_CIDRS=trusted):
         assert resolve_client_ip(remote, header) == expected
+
+
+@pytest.mark.parametrize(("peer", "secure"), [("203.0.113.5", False), ("10.0.0.2", True)])
+def test_x_forwarded_proto_is_believed_only_from_a_trusted_proxy(rf, peer, secure) -> None:
+    from renergy.client_ip import UntrustedForwardedHeadersMiddleware
+
+    seen = {}
+
+    def view(request):
+        seen["secure"] = request.is_secure()
+        seen["forwarded_for"] = request.META.get("HTTP_X_FORWARDED_FOR")
+        return HttpResponse()
+
+    request = rf.get("/", REMOTE_ADDR=peer, HTTP_X_FORWARDED_PROTO="https", HTTP_X_FORWARDED_FOR=FORGED)
+    proto = ("HTTP_X_FORWARDED_PROTO", "https")
+    with override_settings(TRUSTED_PROXY_CIDRS=["10.0.0.0/8"], SECURE_PROXY_SSL_HEADER=proto):
+        UntrustedForwardedHeadersMiddleware(view)(request)
+    assert seen == {"secure": secure, "forwarded_for": FORGED if secure else None}

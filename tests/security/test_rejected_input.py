@@ -78,3 +78,20 @@ def test_line_breaks_in_a_textarea_are_ordinary_input(orgs, make_user, signed_in
     )
     assert response.status_code == 302
     assert not SecurityEvent.objects.filter(action="request.rejected_input").exists()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "sort=capacity_kw&after=1e999999~F000000001",
+        "sort=-capacity_kw&after=-1e-999999~F000000001",
+        "sort=certified_on&after=9999-12-31~F000000001",
+        "sort=certified_on&after=0001-01-01~F000000001",
+    ],
+)
+def test_a_cursor_past_the_columns_range_is_the_first_page_not_a_500(query, orgs, make_user, signed_in_client) -> None:
+    # 1e999999 overflowed PostgreSQL's numeric in the keyset comparison (a 500, and in a transaction a lost record).
+    client = signed_in_client(make_user(orgs.agency), raise_request_exception=False)
+    response = client.get(f"/facilities/?{query}")
+    assert response.status_code == 200
+    assert AccessRecord.objects.get(request_id=response["X-Request-ID"]).status == 200
