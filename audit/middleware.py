@@ -160,7 +160,7 @@ class AccessRecordMiddleware:
                 write_request_record(request, status=response.status_code)
                 if _is_data_stream(response):
                     response = self._guard_stream(request, response)
-            except AuditUnavailable:
+            except (AuditUnavailable, OperationalError, InterfaceError):  # the latter from a stream's first chunk
                 if request.path not in self.fail_open_paths:
                     response.close()  # a streamed export's generator and cursors are released unread
                     response = audit_unavailable_response(request)

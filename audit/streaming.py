@@ -58,7 +58,7 @@ def connection_reset(request: HttpRequest) -> bool:
 
 def first_chunk(iterator: Iterator[bytes]) -> object:
     """The first chunk (its record is written as it is produced), or _NOTHING for an empty stream.
-    AuditUnavailable propagates: nothing has left yet, so the caller answers the outage page."""
+    AuditUnavailable and database errors propagate: nothing has left yet, so the caller answers the outage page."""
     return next(iterator, _NOTHING)
 
 
@@ -67,7 +67,9 @@ def guarded(request: HttpRequest, first: object, iterator: Iterator[bytes]) -> I
         yield first  # type: ignore[misc]
     try:
         yield from iterator
-    except AuditUnavailable:
-        logger.error("audit: a streamed download stopped because its record could not be written")
+    except Exception as error:
+        # Whatever stopped it (the record, the database), what was sent is incomplete and must look so.
+        if isinstance(error, AuditUnavailable):
+            logger.error("audit: a streamed download stopped because its record could not be written")
         connection_reset(request)
         raise
