@@ -54,7 +54,9 @@ def facility_list(request: HttpRequest) -> HttpResponse:
             "headers": [field_label(field) for field in page.fields],
             "rows": display_rows(page.rows, page.fields),
             "count": search_count(
-                search_queryset(request.user, form), first_page=None if request.GET.get("after") else page
+                search_queryset(request.user, form),
+                first_page=None if request.GET.get("after") else page,
+                text=bool((getattr(form, "cleaned_data", {}).get("q") or "").strip()),
             )
             if page.fields
             else None,

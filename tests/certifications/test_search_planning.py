@@ -231,3 +231,12 @@ def test_the_policy_doc_states_the_shipped_daily_limits(settings):
         "list": settings.FACILITY_DAILY_LIST_ROW_LIMIT,
         "export": settings.FACILITY_DAILY_EXPORT_ROW_LIMIT,
     }
+
+
+@pytest.mark.postgres
+def test_a_text_search_is_never_counted_row_by_row(orgs, make_user, signed_in_client):
+    _shinjuku(70)
+    facility_statistics_refresh()
+    client = signed_in_client(make_user(orgs.agency))
+    # 70 matches, a next page: only the planner's estimate (a LIKE over the scope would read every row)
+    assert "（約 " in client.get(reverse("certifications:list"), {"q": "plant"}).content.decode()
