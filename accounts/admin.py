@@ -55,10 +55,12 @@ class OrganisationAdmin(NoDeleteAdmin):
     list_filter = ["kind", "supply_area", "is_active"]
     search_fields = ["name"]
     # Changed only in the administrator console, through the service that records the event.
-    readonly_fields = ["second_factor_policy", "webauthn_device_bound_only"]
+    SECOND_FACTOR = ["second_factor_policy", "webauthn_device_bound_only"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Organisation | None = None) -> list[str]:
-        return ["kind", *ORGANISATION_RIGHTS, "created_at"] if obj is not None else ["created_at"]
+        if obj is None:
+            return ["created_at", *self.SECOND_FACTOR]
+        return ["kind", *ORGANISATION_RIGHTS, *self.SECOND_FACTOR, "created_at"]
 
     def save_model(self, request: HttpRequest, obj: Organisation, form: Any, change: bool) -> None:
         if change:

@@ -27,8 +27,9 @@ UPDATABLE_AUDIT_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 # Written by migrations only.
 READ_ONLY_TABLES = frozenset({"django_migrations", "django_content_type", "auth_permission"})
-# Creating an empty partition is harmless, so the writer's last resort may do it (migration 0002).
-RUNTIME_FUNCTIONS = ("audit_ensure_partition(date)",)
+# Creating an empty partition is harmless, so the writer's last resort may do it (audit migration 0002); the
+# facility statistics refresh after a load (certifications migration 0007) likewise.
+RUNTIME_FUNCTIONS = ("audit_ensure_partition(date)", "certifications_facility_analyze()")
 
 
 def audit_tables() -> list[str]:

@@ -6,7 +6,7 @@ is tuned down; until then the planner guesses a handful of rows per filter and s
 walking an index in order (hundreds of milliseconds per page at a million rows). So whatever loads facilities
 in bulk refreshes the statistics before it reports success.
 
-Outside a transaction it is VACUUM (ANALYZE): on freshly written rows VACUUM also sets the hint bits and the
+Outside a transaction the owner also VACUUMs: on freshly written rows VACUUM also sets the hint bits and the
 visibility map. Without it the first reader of each page writes the page back (bench/facilities.py showed list
 queries writing over a thousand buffers each after a load), and counts cannot be answered from an index alone.
 VACUUM skips pages that are already all-visible, so after a small import it reads only what changed.
@@ -22,9 +22,18 @@ FACILITY_TABLES = (Facility._meta.db_table, FacilitySite._meta.db_table)
 
 
 def facility_statistics_refresh() -> None:
-    """VACUUM (ANALYZE) the facility and site tables, or ANALYZE them inside a transaction (where VACUUM
-    cannot run). ANALYZE samples a fixed number of rows: seconds even at millions of facilities."""
-    command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
+    """ANALYZE the facility and site tables (certifications_facility_analyze(), which runs with the owner's
+    rights, since only a table's owner may analyse it), then, outside a transaction and where this connection
+    owns them (the generator run as the owner), VACUUM them. ANALYZE samples a fixed number of rows: seconds
+    even at millions of facilities."""
     with connection.cursor() as cursor:
-        # Table names come from model meta, never from input.
-        cursor.execute(f"{command} {', '.join(FACILITY_TABLES)}")
+        cursor.execute("SELECT certifications_facility_analyze()")
+        if connection.in_atomic_block:
+            return
+        cursor.execute(
+            "SELECT bool_and(pg_has_role(relowner, 'USAGE')) FROM pg_class WHERE oid = ANY(%s::regclass[])",
+            [list(FACILITY_TABLES)],
+        )
+        if cursor.fetchone()[0]:
+            # Table names come from model meta, never from input.
+            cursor.execute(f"VACUUM {', '.join(FACILITY_TABLES)}")

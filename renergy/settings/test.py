@@ -19,7 +19,8 @@ _owner_url = (
 )
 _parts = urlsplit(_owner_url)
 # One runtime role per base database name, so parallel checkouts on one server never share it.
-TEST_RUNTIME_ROLE = f"test_{_parts.path.lstrip('/')}_app"
+# Servers a test starts (gunicorn, workers) are given the test database's own URL: both names give one role.
+TEST_RUNTIME_ROLE = f"test_{_parts.path.lstrip('/').removeprefix('test_')}_app"
 os.environ.setdefault("DATABASE_URL", _owner_url)
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 

@@ -13,11 +13,11 @@ from django.core.exceptions import PermissionDenied
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts.lifecycle import account_retire, organisation_second_factor_policy_set
+from accounts.mfa import recovery_codes_regenerate
 from accounts.models import SecondFactorPolicy, UserSession
 from audit.inspection import JST, inspection_create, inspection_execute, month_bounds
 from audit.models import AccessRecord, Finding, FindingKind, SecurityEvent
@@ -255,9 +255,8 @@ def test_where_keys_are_required_totp_stops_once_a_key_exists_but_recovery_codes
     assert SecurityEvent.objects.get(action="auth.mfa_refused_policy", target_user=person).data["method"] == "totp"
     assert AccessAttempt.objects.get(username=person.email).failures_since_start == 1
 
-    static = StaticDevice.objects.create(user=person, name="recovery", confirmed=True)
-    StaticToken.objects.create(device=static, token="abcd2345")
-    assert login_steps(Client(), person, code="abcd2345").status_code == 302
+    [code, *_others] = recovery_codes_regenerate(user=person)
+    assert login_steps(Client(), person, code=code).status_code == 302
     assert key_signin(Client(), person, key).status_code == 200
 
 

@@ -17,7 +17,7 @@ from audit.anchors import daily_digest_send
 from audit.models import AuditSeal
 from audit.sealing import seal_pending, verify
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+pytestmark = [pytest.mark.django_db]
 
 
 def _keys(directory: Path, name: str) -> tuple[Path, Path, str]:

@@ -22,6 +22,7 @@ from certifications.policy import allowed_fields
 from certifications.search import FacilitySearchForm, ResultCount, search_count, search_queryset
 from tests.certifications.test_import import csv_bytes, row
 from tests.certifications.test_search_export_limits import many  # noqa: F401 - the shared fixture
+from tests.database import as_superuser
 from tests.query_counts import assert_query_baseline
 
 pytestmark = pytest.mark.django_db
@@ -43,15 +44,15 @@ def _nodes(plan: dict) -> list[dict]:
 
 
 def _statistics_rows() -> int:
-    with connection.cursor() as cursor:
+    with as_superuser(), connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_statistic WHERE starelid = 'certifications_facility'::regclass")
         return cursor.fetchone()[0]
 
 
 def _drop_statistics() -> None:
-    # As the superuser the suite runs as: the state after a restore or a COPY that nobody analysed. The test's
-    # transaction puts them back.
-    with connection.cursor() as cursor:
+    # As the superuser: the state after a restore or a COPY that nobody analysed. The test's transaction puts
+    # them back.
+    with as_superuser(), connection.cursor() as cursor:
         cursor.execute("DELETE FROM pg_statistic WHERE starelid = 'certifications_facility'::regclass")
 
 
@@ -156,8 +157,15 @@ def test_back_link_drops_parameters_that_are_not_search_conditions(orgs, make_us
 
 # --- query-count baselines ----------------------------------------------------------------------------------
 
-# Every signed-in request: the person and organisation, the TOTP device, the current terms; the audit record.
-SIGNED_IN = {"accounts_user": 1, "accounts_organisation": 1, "otp_totp_totpdevice": 1, "accounts_termsversion": 1}
+# Every signed-in request: the session (database sessions), the person and organisation, the TOTP device, the
+# current terms; the audit record comes on top.
+SIGNED_IN = {
+    "django_session": 1,
+    "accounts_user": 1,
+    "accounts_organisation": 1,
+    "otp_totp_totpdevice": 1,
+    "accounts_termsversion": 1,
+}
 
 
 @pytest.mark.usefixtures("many")
@@ -233,7 +241,6 @@ def test_the_policy_doc_states_the_shipped_daily_limits(settings):
     }
 
 
-@pytest.mark.postgres
 def test_a_text_search_is_never_counted_row_by_row(orgs, make_user, signed_in_client):
     _shinjuku(70)
     facility_statistics_refresh()

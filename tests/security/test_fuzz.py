@@ -38,7 +38,7 @@ from tests.certifications.conftest import facility_create
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
 # The suite's 300 s per test would cut a full-size run short mid-request (a busy machine needs ~0.3 s a request).
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres, pytest.mark.timeout(max(300, EXAMPLES))]
+pytestmark = [pytest.mark.django_db, pytest.mark.timeout(max(300, EXAMPLES))]
 # By URL namespace; the few views outside one (the language switch) go with the accounts pages.
 FAMILIES = ["accounts", "certifications", "audit", "admin"]
 ROLES = ["anonymous", "agency", "grid", "local_gov", "officer", "administrator"]
