@@ -7,7 +7,9 @@ Without REDIS_URL the cache is in memory and Celery uses a file-system broker, s
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 
 from renergy.databases import database_config, database_settings
@@ -38,10 +40,15 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    # Security keys and passkeys as a second factor beside TOTP (accounts/webauthn.py).
+    "django_otp_webauthn",
     "axes",
     "auditlog",
     "django_celery_beat",
     "csp",
+    # Every form field renders through one accessible snippet (label, help and errors tied by aria-describedby);
+    # TemplatesSetting lets it live in templates/, and django.forms provides the widget templates to it.
+    "django.forms",
     "accounts",
     "certifications",
     "audit",
@@ -82,6 +89,8 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # Menus by role for the shared layout (templates/includes/nav.html).
+                "renergy.context_processors.layout",
             ],
         },
     },
@@ -179,17 +188,11 @@ TIME_ZONE = "Asia/Tokyo"
 USE_I18N = True
 USE_TZ = True
 
-# --- H4 browser: layout, forms, formats, error pages ---------------------------------------------
+# Browser: layout, forms, formats, error pages.
 # Japanese dates (2026年11月23日) and English ones come from renergy/formats/<lang>/formats.py.
 FORMAT_MODULE_PATH = ["renergy.formats"]
-# Menus by role for the shared layout (templates/includes/nav.html).
-TEMPLATES[0]["OPTIONS"]["context_processors"].append("renergy.context_processors.layout")
-# Every form field renders through one accessible snippet (label, help and errors tied by aria-describedby);
-# TemplatesSetting lets it live in templates/, and django.forms provides the widget templates to it.
-INSTALLED_APPS.append("django.forms")
 FORM_RENDERER = "renergy.forms.FormRenderer"
 CSRF_FAILURE_VIEW = "renergy.errors.csrf_failure"
-# --- end H4 ---------------------------------------------------------------------------------------
 
 STATIC_URL = "/static/"
 # Outside var/ in the image (Dockerfile), so the shared var/ volume never hides the build's manifest.
@@ -256,16 +259,13 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "renergy.beat:LeaderDatabaseScheduler"
 BEAT_LEADER_POLL_SECONDS = float(env_str("BEAT_LEADER_POLL_SECONDS", "2"))
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
-# --- accounts: daily idle suspension (and the 14-day warning) -------------------------------------
-from celery.schedules import crontab  # noqa: E402
-
+# Accounts: the daily idle suspension (and the 14-day warning).
 CELERY_BEAT_SCHEDULE["accounts-idle-suspension"] = {
     "task": "accounts.tasks.idle_accounts_sweep",
     "schedule": crontab(hour=3, minute=15),  # 03:15 JST daily (CELERY_TIMEZONE)
 }
-# --- end accounts ---------------------------------------------------------------------------------
 
-# --- reliability: e-mail outbox, stranded work, readiness -------------------------------------------
+# Reliability: the e-mail outbox, stranded work, readiness.
 # SMTP must not hold a worker for ever.
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT_SECONDS", 10)
 # "worker": a Celery task sends after commit (and beat every minute); "inline": this process sends after commit.
@@ -284,7 +284,6 @@ CELERY_BEAT_SCHEDULE["reliability-requeue-stranded"] = {
     "task": "certifications.tasks.requeue_stranded_work",
     "schedule": 5 * 60.0,
 }
-# --- end reliability ------------------------------------------------------------------------------
 
 # Demo helpers (printing a demo account's TOTP code) exist only where this is on; never in production.
 DEMO_MODE = False
@@ -305,7 +304,7 @@ LOGGING = {
     },
 }
 
-# --- H3 audit: access records, seals, retention, self-inspection ---------------------------------
+# Audit: access records, seals, retention, self-inspection.
 # Off only for the unaudited baseline of bench/throughput.py; never in a deployment.
 AUDIT_ENABLED = env_bool("AUDIT_ENABLED", True)
 # Answer even when the audit store is down, so that orchestration sees the outage (they disclose nothing).
@@ -335,7 +334,6 @@ AUDIT_ANCHOR_DIR = env_str("AUDIT_ANCHOR_DIR", "")
 AUDIT_ANCHOR_EMAIL = env_list("AUDIT_ANCHOR_EMAIL")
 # django-auditlog stores our request id as each model change's correlation id.
 AUDITLOG_CID_GETTER = "audit.context.current_request_id"
-from celery.schedules import crontab  # noqa: E402
 
 CELERY_BEAT_SCHEDULE.update(
     {
@@ -362,9 +360,8 @@ CELERY_BEAT_SCHEDULE.update(
         },
     }
 )
-# --- end H3 ---------------------------------------------------------------------------------------
 
-# --- certifications (H2) ---
+# Certifications: exports and the bulk-viewing guard.
 # Rows in one CSV/XLSX export; past it the person is asked to narrow the search.
 FACILITY_EXPORT_MAX_ROWS = env_int("FACILITY_EXPORT_MAX_ROWS", 100_000)
 # Bulk-viewing guard, per account per day (Asia/Tokyo); past it access is refused and the account flagged.
@@ -372,12 +369,8 @@ FACILITY_DAILY_DETAIL_LIMIT = env_int("FACILITY_DAILY_DETAIL_LIMIT", 500)
 # Facilities shown in list pages (50 a page): 10,000 is 200 pages a day; more than that is bulk viewing.
 FACILITY_DAILY_LIST_ROW_LIMIT = env_int("FACILITY_DAILY_LIST_ROW_LIMIT", 10_000)
 FACILITY_DAILY_EXPORT_ROW_LIMIT = env_int("FACILITY_DAILY_EXPORT_ROW_LIMIT", 300_000)
-# --- end certifications ---
 
-# --- accounts: security keys and passkeys (WebAuthn) through django-otp-webauthn ------------------
-from urllib.parse import urlsplit  # noqa: E402
-
-INSTALLED_APPS.append("django_otp_webauthn")
+# Accounts: security keys and passkeys (WebAuthn) through django-otp-webauthn.
 # The relying party is this site: keys made for it answer no other host (what makes them phishing-resistant).
 # Both default to SITE_URL; http is allowed only on localhost, which browsers treat as a secure context.
 OTP_WEBAUTHN_RP_ID = env_str("WEBAUTHN_RP_ID", urlsplit(SITE_URL).hostname or "localhost")
@@ -390,4 +383,3 @@ OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
 OTP_WEBAUTHN_HELPER_CLASS = "accounts.webauthn.WebAuthnHelper"
 # Long enough for someone who has never used a key to find and touch it (WCAG 2.2 "enough time").
 OTP_WEBAUTHN_TIMEOUT_SECONDS = env_int("WEBAUTHN_TIMEOUT_SECONDS", 180)
-# --- end accounts (WebAuthn) ----------------------------------------------------------------------
