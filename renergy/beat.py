@@ -79,7 +79,8 @@ class LeaderDatabaseScheduler(DatabaseScheduler):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._leader_conn = None
-        if settings.USES_POSTGRES:
+        # Celery also builds a lazy instance, only to print its start-up banner: only the one that runs takes the lock.
+        if settings.USES_POSTGRES and not kwargs.get("lazy"):
             self._leader_conn, _waited = beat_leadership_acquire(poll_seconds=settings.BEAT_LEADER_POLL_SECONDS)
         super().__init__(*args, **kwargs)
 
