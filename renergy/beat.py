@@ -78,7 +78,10 @@ class LeaderDatabaseScheduler(DatabaseScheduler):
     """django-celery-beat's DatabaseScheduler, run only while this process holds the leader lock."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._leader_conn, _waited = beat_leadership_acquire(poll_seconds=settings.BEAT_LEADER_POLL_SECONDS)
+        self._leader_conn = None
+        # Celery also builds a lazy instance, only to print its start-up banner: only the one that runs takes the lock.
+        if not kwargs.get("lazy"):
+            self._leader_conn, _waited = beat_leadership_acquire(poll_seconds=settings.BEAT_LEADER_POLL_SECONDS)
         super().__init__(*args, **kwargs)
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
