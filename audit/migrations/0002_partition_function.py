@@ -23,6 +23,14 @@ BEGIN
         schema, name, schema,
         first::timestamp AT TIME ZONE 'UTC', (first + interval '1 month')::timestamp AT TIME ZONE 'UTC'
     );
+    -- What every partition has (audit migration 0002_signed_seals...): statement triggers are not inherited,
+    -- and the per-minute sealing reads the newest block ranges through a BRIN index summarised as it fills.
+    EXECUTE format('ALTER INDEX %I.%I SET (autosummarize = on)', schema, name || '_at_idx');
+    EXECUTE format(
+        'CREATE TRIGGER audit_refuse_truncate BEFORE TRUNCATE ON %I.%I '
+        'FOR EACH STATEMENT EXECUTE FUNCTION %I.audit_refuse_change()',
+        schema, name, schema
+    );
     RETURN true;
 END;
 $$;

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0001_initial'),
-        ('audit', '0003_partition_guards'),
+        ('audit', '0003_merge'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
