@@ -64,11 +64,18 @@ class StepResult:
     reason: str = ""  # why a second factor was refused, when the person needs to know (the policy, not the code)
 
 
+SIGNIN_QUEUE_TIMEOUT = "30s"
+
+
 @contextmanager
 def _attempt_guard(request: HttpRequest, username: str) -> Iterator[None]:
     """One transaction per attempt, serialised per account and per client IP (see the module docstring)."""
     with transaction.atomic():
         with connection.cursor() as cursor:
+            # Attempts on one account or address queue here, each holding the lock for one password hash: a burst
+            # waits longer than the connection's lock_timeout (meant for blocked tables), so it is lifted for the
+            # queue, bounded still.
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [SIGNIN_QUEUE_TIMEOUT])
             # Fixed order (account, then IP) so two attempts can never wait on each other in a cycle.
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"signin-user:{username.lower()}"])
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"signin-ip:{client_ip(request)}"])

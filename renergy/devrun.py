@@ -111,7 +111,8 @@ def main() -> int:
     port = os.environ.get("PORT") or "8000"
     env = {**os.environ, "RENERGY_VAR_DIR": str(var_dir), "PORT": port}
     env.setdefault("DJANGO_SETTINGS_MODULE", "renergy.settings.dev")
-    env.setdefault("SITE_URL", f"http://127.0.0.1:{port}")
+    # localhost, not 127.0.0.1: the only http origin browsers (and django-otp-webauthn) accept for security keys.
+    env.setdefault("SITE_URL", f"http://localhost:{port}")
     embedded = not env.get("DATABASE_URL")
     if embedded:
         env["DATABASE_URL"] = embedded_db.url(var_dir, role=embedded_db.RUNTIME_ROLE)
@@ -140,7 +141,7 @@ def main() -> int:
             children.start([*celery, "beat", "--loglevel=INFO", f"--schedule={var_dir / 'celerybeat-schedule'}",
                             f"--pidfile={var_dir / 'celerybeat.pid'}"], env=runtime_env, log=beat)  # fmt: skip
         print(
-            f"Renergy: http://127.0.0.1:{port}/  (admin console: /admin/; Celery worker and beat: "
+            f"Renergy: http://localhost:{port}/  (admin console: /admin/; Celery worker and beat: "
             f"{var_dir}/celery-*.log; e-mails: {var_dir}/mail/)",
             flush=True,
         )

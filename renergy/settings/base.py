@@ -57,9 +57,11 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "renergy.client_ip.UntrustedForwardedHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "renergy.middleware.NoStoreMiddleware",
+    # Before WhiteNoise, so static files leave a record and carry X-Request-ID too (README: the cost).
     "audit.middleware.AccessRecordMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise: pages and downloads are no-store, static files keep their far-future caching.
+    "renergy.middleware.NoStoreMiddleware",
     "renergy.middleware.InputGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

@@ -52,14 +52,18 @@ def test_consecutive_searches_land_on_both_nodes_and_the_client_address_comes_fr
 
 
 def _activation_path(cluster: Cluster, address: str) -> str:
-    for path in sorted(cluster.mail_dir.glob("*.log")):
-        for raw in re.split(r"\n-{60,}\n", path.read_text()):
-            message = email.message_from_string(raw.strip())
-            if address in (message.get("To") or ""):
-                body = message.get_payload(decode=True).decode() if not message.is_multipart() else ""
-                link = re.search(r"https?://\S+/activate/\S+", body)
-                assert link, body
-                return "/" + link.group(0).split("/", 3)[3]
+    # The mail leaves through the outbox: the worker sends it after the approval commits.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for path in sorted(cluster.mail_dir.glob("*.log")):
+            for raw in re.split(r"\n-{60,}\n", path.read_text()):
+                message = email.message_from_string(raw.strip())
+                if address in (message.get("To") or ""):
+                    body = message.get_payload(decode=True).decode() if not message.is_multipart() else ""
+                    link = re.search(r"https?://\S+/activate/\S+", body)
+                    assert link, body
+                    return "/" + link.group(0).split("/", 3)[3]
+        time.sleep(0.5)
     raise AssertionError(f"no activation e-mail to {address}")
 
 

@@ -13,10 +13,10 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp_webauthn.models import WebAuthnCredential
 from playwright.sync_api import BrowserContext, Page, Route, expect
 
+from accounts.mfa import recovery_codes_regenerate
 from audit.models import SecurityEvent
 from tests.e2e.conftest import Contexts, Person, sign_in, totp_code
 
@@ -112,11 +112,10 @@ def test_a_key_is_enrolled_used_to_sign_in_and_removed(
 
     # Without a key the second step is the authenticator app again; a recovery code works there too (the app's
     # code of this 30-second step was used at the first sign-in and, rightly, works only once).
-    static = StaticDevice.objects.create(user=person.user, name="recovery", confirmed=True)
-    StaticToken.objects.create(device=static, token="k3y1ost9")
+    [recovery_code, *_others] = recovery_codes_regenerate(user=person.user)
     password_step(page, person)
     expect(page.get_by_role("heading", level=1)).to_have_text("認証コードの入力")
-    page.get_by_label("認証コード").fill("k3y1ost9")
+    page.get_by_label("認証コード").fill(recovery_code)
     page.get_by_role("button", name="サインイン", exact=True).click()
     expect(page.get_by_role("button", name="サインアウト")).to_be_visible()
 

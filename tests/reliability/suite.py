@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
+from tests.database import as_superuser
 from tests.reliability.servers import AppServer, RedisServer
 
 
@@ -94,8 +95,9 @@ def _request(base_port: int, path: str, cookie: str) -> tuple[int, str]:
 
 
 def terminate_app_connections() -> int:
-    """Kill every other session on this database: the application's (the suite keeps its own)."""
-    with connection.cursor() as cursor:
+    """Kill every other session on this database: the application's (the suite keeps its own). As the superuser:
+    the servers' sessions log in as one before they switch to the runtime role."""
+    with as_superuser(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
