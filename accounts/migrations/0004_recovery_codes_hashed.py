@@ -10,8 +10,9 @@ def hash_plain_codes(apps, schema_editor):
     as hashes, and delete the plain text."""
     StaticToken = apps.get_model("otp_static", "StaticToken")
     RecoveryCode = apps.get_model("accounts", "RecoveryCode")
-    plain = list(StaticToken.objects.all())
-    RecoveryCode.objects.bulk_create(
+    db = schema_editor.connection.alias  # the owner's connection that runs the migration
+    plain = list(StaticToken.objects.using(db).all())
+    RecoveryCode.objects.using(db).bulk_create(
         [
             RecoveryCode(
                 device_id=token.device_id,
@@ -21,7 +22,7 @@ def hash_plain_codes(apps, schema_editor):
             for token in plain
         ]
     )
-    StaticToken.objects.filter(pk__in=[token.pk for token in plain]).delete()
+    StaticToken.objects.using(db).filter(pk__in=[token.pk for token in plain]).delete()
 
 
 class Migration(migrations.Migration):

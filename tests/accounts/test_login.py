@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
@@ -102,7 +103,9 @@ def test_plain_codes_issued_before_hashing_are_migrated_and_keep_working(person)
 
     recovery = StaticDevice.objects.create(user=person, name="recovery", confirmed=True)
     StaticToken.objects.create(device=recovery, token="abcd2345")
-    import_module("accounts.migrations.0004_recovery_codes_hashed").hash_plain_codes(apps, None)
+    import_module("accounts.migrations.0004_recovery_codes_hashed").hash_plain_codes(
+        apps, SimpleNamespace(connection=connection)
+    )
     assert not StaticToken.objects.exists()
     assert RecoveryCode.objects.get(device=recovery).code_hash != "abcd2345"
     assert login_steps(Client(), person, code="abcd2345").status_code == 302

@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from audit.models import AccessRecord
 from certifications.generator import generate
+from tests.database import as_superuser
 from tests.reliability.servers import AppServer, port
 
 
@@ -30,8 +31,8 @@ def _database_url() -> str:
 
 def _refuse_parts_from(part: int) -> None:
     """A real database failure of the audit write (as a full disk or a revoked grant would give), from the
-    continuation record `part` on: a trigger that raises."""
-    with connection.cursor() as cursor:
+    continuation record `part` on: a trigger that raises (made by the superuser; the runtime role owns nothing)."""
+    with as_superuser(), connection.cursor() as cursor:
         cursor.execute(
             "CREATE OR REPLACE FUNCTION reliability_refuse_part() RETURNS trigger LANGUAGE plpgsql AS $$ "
             f"BEGIN IF NEW.part >= {int(part)} THEN RAISE EXCEPTION 'audit store refuses the write'; END IF; "
@@ -45,7 +46,7 @@ def _refuse_parts_from(part: int) -> None:
 
 
 def _allow_all() -> None:
-    with connection.cursor() as cursor:
+    with as_superuser(), connection.cursor() as cursor:
         cursor.execute("DROP TRIGGER IF EXISTS reliability_refuse ON audit_accessrecord")
 
 
