@@ -23,6 +23,7 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
+from audit.anchors import anchor_entry
 from audit.hashing import ACCESS_FIELDS, EVENT_FIELDS, SEAL_FORMAT, bound_text, field_text_sql
 from audit.models import AuditSeal, SealStream
 from audit.signing import public_keys, public_pem
@@ -73,17 +74,7 @@ def bundle_write(*, start: datetime, end: datetime, directory: Path) -> dict[str
                 last = seal.period_end
                 count += 1
                 records += seal.record_count
-                entry = {
-                    "stream": seal.stream,
-                    "period_start": bound_text(seal.period_start),
-                    "period_end": bound_text(seal.period_end),
-                    "record_count": seal.record_count,
-                    "previous_digest": seal.previous_digest,
-                    "digest": seal.digest,
-                    "signature": seal.signature,
-                    "key_id": seal.key_id,
-                    "contents": seal.contents,
-                }
+                entry = {**anchor_entry(seal), "contents": seal.contents}
                 out.write(json.dumps(entry, sort_keys=True) + "\n")
             if first is not None:
                 _copy_records(stream, first, last, directory / _FILES[stream])

@@ -17,29 +17,11 @@ from django.urls import reverse
 
 from certifications.importers import facilities_import
 from certifications.models import Facility, FacilitySite, ImportJob, ImportStatus, PowerSource
+from tests.certifications.published import main_headings
 
 pytestmark = pytest.mark.django_db
 
-HEADERS = [
-    "設備ID",
-    "発電事業者名",
-    "代表者名",
-    "事業者の住所",
-    "事業者の電話番号",
-    "発電設備区分",
-    "発電出力kW",
-    "代表住所",
-    "他の筆数",
-    "太陽電池の合計出力kW",
-    "新規認定日",
-    "運転開始予定日",
-    "運転開始報告年月",
-    "自立運転機能",
-    "給電用コンセント",
-    "廃棄費用の積立方法",
-    "廃棄費用の積立状況",
-    "調達期間終了年月",
-]
+HEADERS = main_headings("kW")
 
 
 def row(facility_id: str, **overrides) -> list:
