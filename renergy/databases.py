@@ -67,7 +67,6 @@ def long_statements(using: str = "default") -> Iterator[None]:
     from django.db import connections  # settings import this module: no database machinery at import time
 
     connection = connections[using]
-
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config('statement_timeout', %s, false)", [f"{long_statement_timeout_ms()}ms"])
     try:
