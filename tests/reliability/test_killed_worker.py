@@ -64,12 +64,13 @@ def test_jobs_of_a_killed_worker_are_redelivered_and_finished_exactly_once(orgs,
     try:
         # Each job blocks on a table lock half-way (the inspection reading the trail, the import writing).
         with table_locked("audit_accessrecord"), table_locked("certifications_facility"):
+            # A job takes its lock first and marks itself running a moment later: wait for both.
             _until(
-                lambda: job_running(LOCK_INSPECTION_RUN, run.pk) and job_running(LOCK_IMPORT_JOB, job.pk),
+                lambda: job_running(LOCK_INSPECTION_RUN, run.pk) and job_running(LOCK_IMPORT_JOB, job.pk)
+                and InspectionRun.objects.get(pk=run.pk).status == InspectionRunStatus.RUNNING
+                and ImportJob.objects.get(pk=job.pk).status == ImportStatus.RUNNING,
                 timeout=60, what="both jobs to be running", workers=first,
             )  # fmt: skip
-            assert InspectionRun.objects.get(pk=run.pk).status == InspectionRunStatus.RUNNING
-            assert ImportJob.objects.get(pk=job.pk).status == ImportStatus.RUNNING
             for worker in first:
                 worker.kill()
         # PostgreSQL ends the dead workers' sessions (and their job locks) once their statements return.
