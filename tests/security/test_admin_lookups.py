@@ -36,11 +36,12 @@ def admin_client_signed_in(administrator, signed_in_client):
         "sessions__session_key_hash__startswith=a",
         "activation_links__token_hash__startswith=a",
         "email__startswith=user",  # not a declared filter either: no probing beyond the list filters
-        "status__in=active&password__startswith=m",
+        "status__exact=active&password__startswith=m",  # a declared filter beside it
     ],
 )
 def test_a_lookup_on_a_secret_is_refused(query, person, admin_client_signed_in) -> None:
-    response = admin_client_signed_in.get(f"{USERS}?email={person.email}&{query}")
+    # Each lookup on its own: joined to another refused lookup (say ?email=) the case would pass either way.
+    response = admin_client_signed_in.get(f"{USERS}?{query}")
     assert response.status_code == 400
     assert "1 利用者" not in response.content.decode()
 
