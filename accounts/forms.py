@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 from django.contrib.auth.password_validation import password_validators_help_text_html, validate_password
 from django.core.validators import MaxValueValidator
@@ -128,9 +130,9 @@ class UseRequestForm(forms.Form):
     purpose = forms.CharField(label=_("利用目的（業務内容）"), max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
     minutes = forms.IntegerField(label=_("利用時間（分）"), min_value=5)
 
-    def __init__(self, *args: object, max_minutes: int, **kwargs: object) -> None:
+    def __init__(self, *args: Any, max_minutes: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        field = self.fields["minutes"]
+        field = cast(forms.IntegerField, self.fields["minutes"])
         field.max_value = max_minutes
         field.validators.append(MaxValueValidator(max_minutes))
         field.widget.attrs["max"] = max_minutes
@@ -160,7 +162,7 @@ class UsePolicyForm(forms.Form):
     allowed_exclude_holidays = forms.BooleanField(label=_("祝日は利用不可とする"), required=False)
     reason = forms.CharField(label=_("変更理由"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
 
-    def __init__(self, *args: object, organisation: Organisation, **kwargs: object) -> None:
+    def __init__(self, *args: Any, organisation: Organisation, **kwargs: Any) -> None:
         initial = {
             name: getattr(organisation, name)
             for name in (
@@ -175,7 +177,8 @@ class UsePolicyForm(forms.Form):
         }
         if not organisation.allowed_hours_enabled and not organisation.allowed_weekdays:
             initial["allowed_weekdays"] = [1, 2, 3, 4, 5]
-        super().__init__(*args, initial=initial, **kwargs)
+        kwargs["initial"] = initial
+        super().__init__(*args, **kwargs)
 
 
 class TermsDraftForm(forms.Form):
