@@ -153,3 +153,28 @@ def test_an_officer_cannot_change_their_organisations_hours(orgs, make_user, sig
     with pytest.raises(PermissionDenied):
         _hours(orgs.grid_tokyo, officer, weekdays=[1, 2, 3, 4, 5, 6, 7])
     assert not Organisation.objects.get(pk=orgs.grid_tokyo.pk).allowed_hours_enabled
+
+
+def test_the_django_admin_form_cannot_lift_or_set_the_limits(orgs, administrator, signed_in_client) -> None:
+    grid = _hours(orgs.grid_tokyo, administrator, weekdays=[1, 2, 3, 4, 5], start=time(9), end=time(18))
+    form = signed_in_client(administrator).get(reverse("admin:accounts_organisation_change", args=[grid.pk]))
+    assert 'name="allowed_hours_enabled"' not in form.content.decode()
+    signed_in_client(administrator).post(
+        reverse("admin:accounts_organisation_change", args=[grid.pk]),
+        {
+            "name": grid.name,
+            "allowed_hours_enabled": "",
+            "use_approval_required": "on",
+            "allowed_weekdays": "1,2,3,4,5,6,7",
+        },
+    )
+    grid.refresh_from_db()
+    assert grid.allowed_hours_enabled and grid.allowed_weekdays == [1, 2, 3, 4, 5]
+    assert not grid.use_approval_required
+    assert (
+        not SecurityEvent.objects.filter(
+            action="organisation.use_policy_changed", organisation=grid, actor=administrator
+        )
+        .exclude(data__reason="暫定措置: 利用時間の制限")
+        .exists()
+    )

@@ -282,3 +282,12 @@ def test_the_fiscal_year_report_counts_requests_approvals_and_refusals_per_organ
     assert (rows[grid.name]["requested"], rows[grid.name]["approved"], rows[grid.name]["refused"]) == (3, 2, 1)
     assert rows[orgs.operator_a.name]["requested"] == 1
     assert rows[orgs.operator_a.name]["approved"] == 0
+
+
+def test_the_officer_console_points_to_the_waiting_requests(officer, second_officer, staff, signed_in_client) -> None:
+    use_request_approve(
+        use_request=use_request_create(user=officer, purpose="点検", minutes=30), officer=second_officer
+    )
+    use_request_create(user=staff, purpose="照合", minutes=30)
+    page = signed_in_client(officer).get(reverse("accounts:officer_console")).content.decode()
+    assert QUEUE in page and "承認待ち 1 件" in page
