@@ -56,11 +56,12 @@ class AccessGateMiddleware:
             if reason is None and not user.organisation.allows_ip(client_ip(request)):
                 reason = "ip_refused"
             if reason is None and allowed_hours_refused(request=request, user=user, step="request"):
-                # Outside the organisation's allowed hours nothing is served, and the session does not outlive
-                # them: the next sign-in is refused the same way until the hours begin.
-                organisation = user.organisation
+                # Outside the organisation's allowed hours nothing is served (process_view answers the page, so
+                # the inner middleware still sets its headers), and the session does not outlive them: the next
+                # sign-in is refused the same way until the hours begin.
+                request.outside_hours_of = user.organisation  # type: ignore[attr-defined]
                 end_session(request, "outside_hours")
-                return outside_hours_response(request, organisation)
+                return self.get_response(request)
             if reason is not None:
                 end_session(request, reason)
             else:
@@ -70,6 +71,9 @@ class AccessGateMiddleware:
     def process_view(
         self, request: HttpRequest, view_func: Callable[..., Any], view_args: Any, view_kwargs: Any
     ) -> HttpResponse | None:
+        outside_hours_of = getattr(request, "outside_hours_of", None)
+        if outside_hours_of is not None:
+            return outside_hours_response(request, outside_hours_of)
         rule = rule_for(view_func)
         match = request.resolver_match
         if rule is None and match is not None and match.app_names[:1] == ["admin"]:

@@ -84,6 +84,7 @@ def test_a_page_outside_allowed_hours_is_refused_and_the_session_ends(
     refused = client.get(reverse("certifications:list"))
     assert refused.status_code == 403
     assert "利用可能時間外です" in refused.content.decode()
+    assert "Content-Security-Policy" in refused.headers and refused.headers["X-Frame-Options"] == "DENY"
     assert client.get(HOME).status_code == 302  # signed out: the session does not outlive the hours
     assert SecurityEvent.objects.filter(action="access.outside_allowed_hours", target_user=person).exists()
     assert SecurityEvent.objects.filter(action="session.outside_hours", target_user=person).exists()
