@@ -179,3 +179,20 @@ def test_the_django_admin_form_cannot_lift_or_set_the_limits(orgs, administrator
         .exclude(data__reason="暫定措置: 利用時間の制限")
         .exists()
     )
+
+
+def test_sign_in_with_a_security_key_outside_allowed_hours_is_refused(
+    orgs, administrator, person, signed_in_client
+) -> None:
+    from tests.accounts.test_webauthn import key_signin, with_key
+
+    key = with_key(person, signed_in_client)
+    _hours(person.organisation, administrator, weekdays=_not_today())
+    client = Client()
+    response = key_signin(client, person, key)
+    assert response.status_code == 403
+    assert response.json()["code"] == "outside_hours"
+    assert client.get(HOME).status_code == 302
+    assert SecurityEvent.objects.filter(
+        action="access.outside_allowed_hours", target_user=person, data__step="signin"
+    ).exists()
