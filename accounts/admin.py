@@ -14,7 +14,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.admin_site import SecretSafeAdmin
 from accounts.lifecycle import ORGANISATION_RIGHTS, organisation_create
-from accounts.models import AccountRequest, Organisation, TermsAcceptance, TermsVersion, User, UserSession
+from accounts.models import AccountRequest, Organisation, TermsAcceptance, TermsVersion, User, UseRequest, UserSession
+from accounts.use_policy import USE_POLICY_FIELDS
 
 # django-otp's own admins show and edit TOTP secrets (and a QR code of them) and list recovery codes in clear:
 # anyone with the admin could clone a person's second factor. Devices change only through the person's own
@@ -56,11 +57,12 @@ class OrganisationAdmin(NoDeleteAdmin):
     search_fields = ["name"]
     # Changed only in the administrator console, through the service that records the event.
     SECOND_FACTOR = ["second_factor_policy", "webauthn_device_bound_only"]
+    USE_POLICY = [*USE_POLICY_FIELDS, "use_approval_since"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Organisation | None = None) -> list[str]:
         if obj is None:
-            return ["created_at", *self.SECOND_FACTOR]
-        return ["kind", *ORGANISATION_RIGHTS, *self.SECOND_FACTOR, "created_at"]
+            return ["created_at", *self.SECOND_FACTOR, *self.USE_POLICY]
+        return ["kind", *ORGANISATION_RIGHTS, *self.SECOND_FACTOR, *self.USE_POLICY, "created_at"]
 
     def save_model(self, request: HttpRequest, obj: Organisation, form: Any, change: bool) -> None:
         if change:
@@ -113,21 +115,20 @@ class UserAdmin(NoDeleteAdmin):
         return False  # accounts come only from an officer's request and the administrator's approval
 
 
-@admin.register(TermsVersion)
-class TermsVersionAdmin(NoDeleteAdmin):
-    list_display = ["version", "title", "published_at"]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: TermsVersion | None = None) -> list[str]:
-        # A version people accepted is frozen: publish a new version instead of editing it.
-        return ["version", "title", "body_ja", "body_en", "published_at"] if obj and obj.acceptances.exists() else []
-
-
 class ReadOnlyAdmin(NoDeleteAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+@admin.register(TermsVersion)
+class TermsVersionAdmin(ReadOnlyAdmin):
+    """Shown only: terms are drafted, previewed and published in the administrator console (「利用規約」), where
+    each step is recorded and a published version can no longer change."""
+
+    list_display = ["version", "title", "published_at"]
 
 
 @admin.register(TermsAcceptance)
@@ -147,3 +148,10 @@ class AccountRequestAdmin(ReadOnlyAdmin):
 class UserSessionAdmin(ReadOnlyAdmin):
     list_display = ["user", "ip_address", "created_at", "last_seen_at", "ended_at", "end_reason"]
     list_select_related = ["user"]
+
+
+@admin.register(UseRequest)
+class UseRequestAdmin(ReadOnlyAdmin):
+    list_display = ["user", "organisation", "status", "minutes", "requested_at", "decided_by", "window_end"]
+    list_filter = ["status"]
+    list_select_related = ["user", "organisation", "decided_by"]

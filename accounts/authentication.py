@@ -38,6 +38,7 @@ from django_otp_webauthn.utils import rewrite_exceptions
 from accounts.models import AccountStatus, RecoveryCodeDevice, User
 from accounts.sessions import session_started
 from accounts.terms import terms_remember_in_session
+from accounts.use_policy import allowed_hours_refused
 from accounts.webauthn import webauthn_note_use, webauthn_presented, webauthn_replaces_totp
 from audit.events import record_event
 from renergy.client_ip import client_ip
@@ -54,6 +55,7 @@ class Outcome(enum.Enum):
     LOCKED = "locked"
     NOT_ACTIVATED = "not_activated"
     IP_REFUSED = "ip_refused"
+    OUTSIDE_HOURS = "outside_hours"
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,10 @@ def signin_second_factor(request: HttpRequest, *, user: User, code: str) -> Step
             return StepResult(Outcome.INVALID)
     if not _ip_allowed(request, user):
         return StepResult(Outcome.IP_REFUSED, user)
+    if allowed_hours_refused(request=request, user=user, step="signin"):
+        # Told only after both factors, so the refusal says nothing to someone who holds the password alone.
+        request.session.pop(PENDING_KEY, None)
+        return StepResult(Outcome.OUTSIDE_HOURS, user)
     request.session.pop(PENDING_KEY, None)
     signin_complete(request, user=user, device=device)
     record_event(
@@ -237,6 +243,10 @@ def signin_webauthn(request: HttpRequest, *, user: User, state: dict, data: dict
             return StepResult(outcome, user, reason=reason)
     if not _ip_allowed(request, user):
         return StepResult(Outcome.IP_REFUSED, user)
+    if allowed_hours_refused(request=request, user=user, step="signin"):
+        # Told only after both factors, so the refusal says nothing to someone who holds the password alone.
+        request.session.pop(PENDING_KEY, None)
+        return StepResult(Outcome.OUTSIDE_HOURS, user)
     request.session.pop(PENDING_KEY, None)
     signin_complete(request, user=user, device=device)
     webauthn_note_use(request=request, user=user, device=device)

@@ -6,12 +6,13 @@ Links are built from settings.SITE_URL, never from the request's Host header (ho
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
 
-from accounts.models import User
+from accounts.models import JST, AccountRequest, AccountRequestStatus, AccountStatus, User, UseRequest, UseRequestStatus
 from accounts.outbox import outbox_enqueue
 
 SUSPENDED_SUBJECT = "【再エネ業務管理システム】アカウント停止のお知らせ / Your account is suspended"
@@ -85,4 +86,57 @@ def email_second_factor_changed(user: User, *, authenticator: bool) -> None:
         "【再エネ業務管理システム】認証情報の変更のお知らせ / Your second factor was changed",
         user,
         {"authenticator": authenticator},
+    )
+
+
+def email_account_request_decided(account_request: AccountRequest) -> None:
+    """The officer who asked hears the administrator's decision (approved, or rejected with the reason)."""
+    if account_request.requested_by.status != AccountStatus.ACTIVE:
+        return  # the officer has left or been suspended since: their organisation's next officer sees it in the console
+    approved = account_request.status == AccountRequestStatus.APPROVED
+    _send(
+        "request_approved" if approved else "request_rejected",
+        "【再エネ業務管理システム】アカウント申請の審査結果 / Your account request was decided",
+        account_request.requested_by,
+        {
+            "kind": str(account_request.get_kind_display()),
+            "name": account_request.name,
+            "email": account_request.email,
+            "reason": account_request.decision_reason,
+            "url": site_url(reverse("accounts:officer_console")),
+        },
+    )
+
+
+def email_use_requested(officer: User, use_request: UseRequest) -> None:
+    _send(
+        "use_requested",
+        "【再エネ業務管理システム】利用申請（都度承認）が届きました / A use request awaits your decision",
+        officer,
+        {
+            "requester": use_request.user.name,
+            "minutes": use_request.minutes,
+            "purpose": use_request.purpose,
+            "url": site_url(reverse("accounts:officer_use_requests")),
+        },
+    )
+
+
+def _jst(moment: datetime | None) -> str:
+    return f"{moment.astimezone(JST):%Y-%m-%d %H:%M} JST" if moment else ""
+
+
+def email_use_decided(use_request: UseRequest) -> None:
+    approved = use_request.status == UseRequestStatus.APPROVED
+    _send(
+        "use_approved" if approved else "use_refused",
+        "【再エネ業務管理システム】利用申請の審査結果 / Your use request was decided",
+        use_request.user,
+        {
+            "minutes": use_request.minutes,
+            "purpose": use_request.purpose,
+            "window_end": _jst(use_request.window_end),
+            "reason": use_request.decision_reason,
+            "url": site_url(reverse("accounts:use_request")),
+        },
     )

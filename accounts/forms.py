@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 from django.contrib.auth.password_validation import password_validators_help_text_html, validate_password
+from django.core.validators import MaxValueValidator
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Organisation, SecondFactorPolicy, User
+from accounts.models import WEEKDAYS, Organisation, SecondFactorPolicy, User
 from renergy.geography import SupplyArea
 
 
@@ -121,3 +124,64 @@ class SecondFactorPolicyForm(forms.Form):
     device_bound_only = forms.BooleanField(
         label=_("端末に固定されたキーのみ認める（同期パスキーを認めない）"), required=False
     )
+
+
+class UseRequestForm(forms.Form):
+    purpose = forms.CharField(label=_("利用目的（業務内容）"), max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+    minutes = forms.IntegerField(label=_("利用時間（分）"), min_value=5)
+
+    def __init__(self, *args: Any, max_minutes: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = cast(forms.IntegerField, self.fields["minutes"])
+        field.max_value = max_minutes
+        field.validators.append(MaxValueValidator(max_minutes))
+        field.widget.attrs["max"] = max_minutes
+        field.initial = min(60, max_minutes)
+        field.help_text = _("最長 %(n)d 分（所属組織の定め）") % {"n": max_minutes}
+
+
+class UsePolicyForm(forms.Form):
+    """An organisation's per-use approval and allowed hours (accounts.use_policy)."""
+
+    use_approval_required = forms.BooleanField(
+        label=_("利用の都度、システム利用責任者の承認を求める（都度承認）"), required=False
+    )
+    use_approval_max_minutes = forms.IntegerField(
+        label=_("1回の承認で利用できる最長時間（分）"), min_value=5, max_value=720
+    )
+    allowed_hours_enabled = forms.BooleanField(label=_("利用可能な曜日と時間を制限する"), required=False)
+    allowed_weekdays = forms.TypedMultipleChoiceField(
+        label=_("利用可能な曜日"),
+        choices=WEEKDAYS,
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    allowed_from = forms.TimeField(label=_("利用可能時間（開始, 日本時間）"), widget=forms.TimeInput(format="%H:%M"))
+    allowed_until = forms.TimeField(label=_("利用可能時間（終了, 日本時間）"), widget=forms.TimeInput(format="%H:%M"))
+    allowed_exclude_holidays = forms.BooleanField(label=_("祝日は利用不可とする"), required=False)
+    reason = forms.CharField(label=_("変更理由"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args: Any, organisation: Organisation, **kwargs: Any) -> None:
+        initial = {
+            name: getattr(organisation, name)
+            for name in (
+                "use_approval_required",
+                "use_approval_max_minutes",
+                "allowed_hours_enabled",
+                "allowed_weekdays",
+                "allowed_from",
+                "allowed_until",
+                "allowed_exclude_holidays",
+            )
+        }
+        if not organisation.allowed_hours_enabled and not organisation.allowed_weekdays:
+            initial["allowed_weekdays"] = [1, 2, 3, 4, 5]
+        kwargs["initial"] = initial
+        super().__init__(*args, **kwargs)
+
+
+class TermsDraftForm(forms.Form):
+    title = forms.CharField(label=_("表題"), max_length=200)
+    body_ja = forms.CharField(label=_("本文（日本語）"), widget=forms.Textarea(attrs={"rows": 16}))
+    body_en = forms.CharField(label=_("本文（英語）"), required=False, widget=forms.Textarea(attrs={"rows": 16}))

@@ -242,6 +242,7 @@ def account_request_approve(
         emails.email_account_issued(user, token)
     else:
         emails.email_account_reactivated(user, token)
+    emails.email_account_request_decided(account_request)
     record_event(
         action=action,
         request=request,
@@ -274,6 +275,7 @@ def account_request_reject(
     account_request.decided_at = timezone.now()
     account_request.decision_reason = reason
     account_request.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+    emails.email_account_request_decided(account_request)
     record_event(
         action="account.request_rejected",
         request=request,

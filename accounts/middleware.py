@@ -1,7 +1,8 @@
 """AccessGateMiddleware: deny by default. Every view must declare who may use it (accounts.permissions).
 
 Also where the server enforces the session limits (30 min idle, 12 h absolute), the organisation's IP
-ranges for signed-in sessions, and the throttled last-activity stamps used by idle suspension.
+ranges and allowed hours for signed-in sessions, per-use approval, and the throttled last-activity stamps
+used by idle suspension.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from urllib.parse import urlencode
 from django.contrib.auth import logout
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
 from django.urls import reverse
 
-from accounts.models import AccountStatus
+from accounts.models import AccountStatus, Organisation
 from accounts.permissions import ADMIN_SITE_RULE, AccessRule, rule_for
 from accounts.sessions import session_ended, session_expiry_reason, session_seen
 from accounts.terms import terms_accepted_in_session
+from accounts.use_policy import allowed_hours_refused, use_approval_needed
 from accounts.webauthn import webauthn_enrolment_due
 from audit.events import record_event
 from renergy.client_ip import client_ip
@@ -52,6 +55,13 @@ class AccessGateMiddleware:
                 reason = "account_inactive"
             if reason is None and not user.organisation.allows_ip(client_ip(request)):
                 reason = "ip_refused"
+            if reason is None and allowed_hours_refused(request=request, user=user, step="request"):
+                # Outside the organisation's allowed hours nothing is served (process_view answers the page, so
+                # the inner middleware still sets its headers), and the session does not outlive them: the next
+                # sign-in is refused the same way until the hours begin.
+                request.outside_hours_of = user.organisation  # type: ignore[attr-defined]
+                end_session(request, "outside_hours")
+                return self.get_response(request)
             if reason is not None:
                 end_session(request, reason)
             else:
@@ -61,6 +71,9 @@ class AccessGateMiddleware:
     def process_view(
         self, request: HttpRequest, view_func: Callable[..., Any], view_args: Any, view_kwargs: Any
     ) -> HttpResponse | None:
+        outside_hours_of = getattr(request, "outside_hours_of", None)
+        if outside_hours_of is not None:
+            return outside_hours_response(request, outside_hours_of)
         rule = rule_for(view_func)
         match = request.resolver_match
         if rule is None and match is not None and match.app_names[:1] == ["admin"]:
@@ -96,4 +109,15 @@ class AccessGateMiddleware:
         if not rule.allows_role(user):
             record_event(action="access.denied", request=request, actor=user, data={"path": request.path})
             raise PermissionDenied("This role may not use this view.")
+        if not (rule.before_use_approval or rule.key_enrolment) and use_approval_needed(user):
+            # Per-use approval (都度承認): without an approved window open, the person can only ask for one.
+            record_event(
+                action="access.use_approval_required", request=request, actor=user, data={"path": request.path}
+            )
+            return render(request, "accounts/use_approval_required.html", status=403)
         return None
+
+
+def outside_hours_response(request: HttpRequest, organisation: Organisation) -> HttpResponse:
+    """The 403 page shown at sign-in and on every page outside the organisation's allowed hours."""
+    return render(request, "accounts/outside_hours.html", {"hours": organisation}, status=403)

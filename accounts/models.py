@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
 
+import jpholiday
 from django.contrib.auth.hashers import check_password
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_otp.plugins.otp_static.models import StaticDevice
 
 from renergy.geography import SupplyArea
+
+JST = ZoneInfo("Asia/Tokyo")
 
 
 class OrganisationKind(models.TextChoices):
@@ -41,6 +48,18 @@ class SecondFactorPolicy(models.TextChoices):
     # A TOTP secret can be copied to any number of phones and a code read out to anyone; a security key
     # or passkey answers only the site it was made for, on the device that holds it.
     WEBAUTHN = "webauthn", _("セキュリティキー必須")
+
+
+# ISO weekdays as the allowed-hours setting stores them.
+WEEKDAYS = [
+    (1, pgettext_lazy("weekday", "月")),
+    (2, pgettext_lazy("weekday", "火")),
+    (3, pgettext_lazy("weekday", "水")),
+    (4, pgettext_lazy("weekday", "木")),
+    (5, pgettext_lazy("weekday", "金")),
+    (6, pgettext_lazy("weekday", "土")),
+    (7, pgettext_lazy("weekday", "日")),
+]
 
 
 class Organisation(models.Model):
@@ -71,6 +90,20 @@ class Organisation(models.Model):
         default=False,
         help_text=_("同期パスキー（クラウド経由で他の端末に複製できるもの）を認めない"),
     )
+    # Governance settings, changed only through accounts.use_policy.organisation_use_policy_set (it records the
+    # event). Per-use approval (都度承認): each use needs an officer's approval, for at most the minutes below.
+    use_approval_required = models.BooleanField(_("都度承認"), default=False)
+    use_approval_max_minutes = models.PositiveIntegerField(_("1回の承認で利用できる最長時間（分）"), default=480)
+    # When per-use approval was last turned on: the self-inspection counts unapproved use from then on only.
+    use_approval_since = models.DateTimeField(_("都度承認の開始日時"), null=True, blank=True)
+    # Allowed hours (JST): off unless the organisation asks for them.
+    allowed_hours_enabled = models.BooleanField(_("利用可能時間の制限"), default=False)
+    allowed_weekdays = ArrayField(
+        models.PositiveSmallIntegerField(), verbose_name=_("利用可能な曜日"), default=list, blank=True
+    )  # ISO weekdays, 1 = Monday … 7 = Sunday
+    allowed_from = models.TimeField(_("利用可能時間（開始）"), default=time(8, 0))
+    allowed_until = models.TimeField(_("利用可能時間（終了）"), default=time(20, 0))
+    allowed_exclude_holidays = models.BooleanField(_("祝日は利用不可"), default=True)
 
     class Meta:
         verbose_name = _("組織")
@@ -113,6 +146,21 @@ class Organisation(models.Model):
     def accepts_webauthn_credential(self, *, backup_eligible: bool, backup_state: bool) -> bool:
         """A credential that can be (or is) backed up can be synced to other devices: refused when device-bound only."""
         return not (self.webauthn_device_bound_only and (backup_eligible or backup_state))
+
+    def allowed_weekday_labels(self) -> str:
+        labels = dict(WEEKDAYS)
+        return "・".join(str(labels[day]) for day in sorted(self.allowed_weekdays) if day in labels)
+
+    def allows_time(self, moment: datetime) -> bool:
+        """True when the organisation restricts no hours, or `moment` falls on an allowed day and hour (JST)."""
+        if not self.allowed_hours_enabled:
+            return True
+        local = moment.astimezone(JST)
+        if local.isoweekday() not in self.allowed_weekdays:
+            return False
+        if self.allowed_exclude_holidays and jpholiday.is_holiday(local.date()):
+            return False
+        return self.allowed_from <= local.time().replace(tzinfo=None) < self.allowed_until
 
     def allows_ip(self, ip: str) -> bool:
         """True when no ranges are registered or the address falls in one of them."""
@@ -318,20 +366,32 @@ class ActivationLink(models.Model):
 class TermsVersion(models.Model):
     """One published version of the terms of use; the newest published one must be accepted to use the system."""
 
-    version = models.PositiveIntegerField(_("版"), unique=True)
+    # A draft has neither a version nor a publication time: accounts.terms.terms_publish gives it the next
+    # version and the time it takes effect. A published version is never changed (people accepted it).
+    version = models.PositiveIntegerField(_("版"), unique=True, null=True, blank=True)
     title = models.CharField(_("表題"), max_length=200)
     body_ja = models.TextField(_("本文（日本語）"))
     body_en = models.TextField(_("本文（英語）"), blank=True)
-    published_at = models.DateTimeField(_("施行日時"), default=timezone.now)
+    published_at = models.DateTimeField(_("施行日時"), default=timezone.now, null=True, blank=True)
     created_at = models.DateTimeField(_("登録日時"), default=timezone.now)
 
     class Meta:
         verbose_name = _("利用規約")
         verbose_name_plural = _("利用規約")
         ordering = ["-version"]
+        constraints = [
+            models.CheckConstraint(
+                name="terms_published_has_version",
+                condition=Q(published_at__isnull=True) | Q(version__isnull=False),
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"{self.title} (v{self.version})"
+        return f"{self.title} (v{self.version})" if self.version else f"{self.title} (draft {self.pk})"
+
+    @property
+    def is_draft(self) -> bool:
+        return self.published_at is None
 
 
 class TermsAcceptance(models.Model):
@@ -349,6 +409,60 @@ class TermsAcceptance(models.Model):
 
     def __str__(self) -> str:
         return f"user {self.user_id} accepted v{self.terms_id}"
+
+
+class UseRequestStatus(models.TextChoices):
+    PENDING = "pending", _("承認待ち")
+    APPROVED = "approved", _("承認")
+    REFUSED = "refused", _("却下")
+
+
+class UseRequest(models.Model):
+    """A person's request to use the system once (都度承認), decided by another officer of their organisation.
+
+    Approval opens the window [window_start, window_end); outside every approved window a person of an
+    organisation that requires per-use approval can do nothing but ask (accounts.middleware)."""
+
+    user = models.ForeignKey(User, verbose_name=_("申請者"), on_delete=models.PROTECT, related_name="use_requests")
+    organisation = models.ForeignKey(Organisation, verbose_name=_("組織"), on_delete=models.PROTECT, related_name="+")
+    purpose = models.CharField(_("利用目的"), max_length=500)
+    minutes = models.PositiveIntegerField(_("利用時間（分）"))
+    status = models.CharField(
+        _("状態"), max_length=10, choices=UseRequestStatus.choices, default=UseRequestStatus.PENDING
+    )
+    requested_at = models.DateTimeField(_("申請日時"), default=timezone.now)
+    decided_by = models.ForeignKey(
+        User, verbose_name=_("承認者"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("審査日時"), null=True, blank=True)
+    decision_reason = models.CharField(_("却下理由"), max_length=500, blank=True)
+    window_start = models.DateTimeField(_("利用開始"), null=True, blank=True)
+    window_end = models.DateTimeField(_("利用終了"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("利用申請（都度承認）")
+        verbose_name_plural = _("利用申請（都度承認）")
+        ordering = ["-requested_at"]
+        constraints = [
+            # One open request per person: a second one would only queue the same question twice.
+            models.UniqueConstraint("user", condition=Q(status="pending"), name="use_request_one_pending"),
+            models.CheckConstraint(
+                name="use_request_approved_has_window",
+                condition=~Q(status="approved") | Q(window_start__isnull=False, window_end__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="use_request_not_decided_by_requester", condition=~Q(decided_by=models.F("user"))
+            ),
+        ]
+        indexes = [
+            # Serves the gate's "is there a current window" lookup on every request of such a person.
+            models.Index(fields=["user", "window_end"], name="use_request_window_idx", condition=Q(status="approved")),
+            # Serves the officer console's queue.
+            models.Index(fields=["organisation", "status"], name="use_request_queue_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"use request {self.pk} of user {self.user_id} ({self.status})"
 
 
 class UserSession(models.Model):

@@ -24,13 +24,16 @@ class AccessRule:
     `signed_in`: an ACTIVE account with a verified TOTP device and the current terms accepted, and when
     `roles` is set, one of those organisation kinds; `officer` additionally requires the officer right.
     `key_enrolment`: still usable by someone whose organisation requires a security key they have not
-    enrolled yet (everything else leads them to enrol one first)."""
+    enrolled yet (everything else leads them to enrol one first). `before_use_approval`: usable by a person
+    whose organisation requires per-use approval and who has no approved window open (asking for one, and an
+    officer deciding other people's requests); every other view refuses them."""
 
     level: Level
     roles: frozenset[str] | None = None
     officer: bool = False
     staff: bool = False  # the Django admin site: is_staff on top of a full sign-in
     key_enrolment: bool = False
+    before_use_approval: bool = False
 
     def allows_role(self, user: Any) -> bool:
         if self.roles is not None and user.organisation.kind not in self.roles:
@@ -59,6 +62,11 @@ def onboarding(view: V) -> V:
 def signed_in(*roles: str, officer: bool = False) -> Callable[[V], V]:
     """Any fully signed-in person; with roles, only those organisation kinds."""
     return _declare(AccessRule("signed_in", frozenset(roles) if roles else None, officer))
+
+
+def before_use_approval(*, officer: bool = False) -> Callable[[V], V]:
+    """Any fully signed-in person (with `officer`, officers only), even without an approved use window."""
+    return _declare(AccessRule("signed_in", officer=officer, before_use_approval=True))
 
 
 def key_enrolment(view: V) -> V:
@@ -98,3 +106,23 @@ def rule_for(view_func: Callable[..., Any]) -> AccessRule | None:
     if rule is None:
         rule = EXTERNAL_RULES.get(f"{getattr(view_func, '__module__', '')}.{getattr(view_func, '__qualname__', '')}")
     return rule
+
+
+def use_exempt_routes() -> list[str]:
+    """The route names (URL names, as access records store them) whose use needs no per-use approval: the public
+    and onboarding pages and those declared `before_use_approval` or `key_enrolment`; "" for unresolved paths."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    routes = [""]
+
+    def walk(patterns: list[Any], namespace: str) -> None:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace)
+            elif isinstance(pattern, URLPattern) and pattern.name:
+                rule = rule_for(pattern.callback)
+                if rule is not None and (rule.level != "signed_in" or rule.before_use_approval or rule.key_enrolment):
+                    routes.append(f"{namespace}{pattern.name}")
+
+    walk(get_resolver().url_patterns, "")
+    return sorted(set(routes))

@@ -1,15 +1,19 @@
 """Terms of use: the current version, whether a person accepted it, and recording acceptance.
 
-The seven items follow the recurrence-prevention measures (再発防止策④ 利用ルールの明確化). A new
-version takes effect at each person's next request: the gate compares the accepted version kept in
-the session with the newest published one (one indexed query).
+The seven items follow the recurrence-prevention measures (再発防止策④ 利用ルールの明確化). The
+administrator drafts, previews and publishes new versions in the console (`terms_draft_save`,
+`terms_publish`, each recorded). A new version takes effect at each person's next request: the gate
+compares the accepted version kept in the session with the newest published one (one indexed query).
 """
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Max
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import TermsAcceptance, TermsVersion, User
 from audit.events import record_event
@@ -99,3 +103,67 @@ def terms_accept(*, user: User, terms: TermsVersion, request: HttpRequest) -> Te
         )
     request.session[SESSION_KEY] = terms.pk
     return acceptance
+
+
+# --- drafting and publishing (the administrator's console) ------------------------------------------------------
+
+
+def _require_terms_admin(actor: User) -> None:
+    from accounts.lifecycle import _require_admin
+
+    _require_admin(actor)
+
+
+@transaction.atomic
+def terms_draft_save(
+    *,
+    actor: User,
+    title: str,
+    body_ja: str,
+    body_en: str = "",
+    draft: TermsVersion | None = None,
+    request: HttpRequest | None = None,
+) -> TermsVersion:
+    """Create a draft, or change one. A published version is never changed: people accepted that text."""
+    _require_terms_admin(actor)
+    title, body_ja, body_en = title.strip(), body_ja.strip(), (body_en or "").strip()
+    if not title or not body_ja:
+        raise ValidationError(_("表題と日本語の本文を入力してください。"), code="required")
+    if draft is None:
+        draft = TermsVersion.objects.create(
+            version=None, published_at=None, title=title, body_ja=body_ja, body_en=body_en
+        )
+        action = "terms.draft_created"
+    else:
+        draft = TermsVersion.objects.select_for_update().get(pk=draft.pk)
+        if not draft.is_draft:
+            raise ValidationError(_("施行済みの版は変更できません。新しい版を作成してください。"), code="published")
+        draft.title, draft.body_ja, draft.body_en = title, body_ja, body_en
+        draft.save(update_fields=["title", "body_ja", "body_en"])
+        action = "terms.draft_changed"
+    record_event(action=action, request=request, actor=actor, data={"draft": draft.pk, "title": title})
+    return draft
+
+
+@transaction.atomic
+def terms_publish(*, draft: TermsVersion, actor: User, request: HttpRequest | None = None) -> TermsVersion:
+    """The draft becomes the next version and takes effect now: every person accepts it at their next request."""
+    _require_terms_admin(actor)
+    # One publisher at a time: the next version number is read and taken under this lock.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('terms-publish'))")
+    draft = TermsVersion.objects.select_for_update().get(pk=draft.pk)
+    if not draft.is_draft:
+        raise ValidationError(_("この版は既に施行されています。"), code="published")
+    terms_current()  # a fresh database's first version exists before the next one is numbered
+    latest = TermsVersion.objects.filter(version__isnull=False).aggregate(top=Max("version"))["top"] or 0
+    draft.version = latest + 1
+    draft.published_at = timezone.now()
+    draft.save(update_fields=["version", "published_at"])
+    record_event(
+        action="terms.published",
+        request=request,
+        actor=actor,
+        data={"draft": draft.pk, "version": draft.version, "title": draft.title},
+    )
+    return draft

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from accounts.views import account, administrator, health, officer, onboarding, signin, webauthn
+from accounts.views import account, administrator, health, officer, onboarding, signin, use, webauthn
 
 app_name = "accounts"
 
@@ -30,7 +30,11 @@ urlpatterns = [
     path("account/keys/<int:pk>/name/", webauthn.webauthn_rename_view, name="webauthn_rename"),
     path("account/keys/<int:pk>/remove/", webauthn.webauthn_remove_view, name="webauthn_remove"),
     path("account/sessions/end-others/", account.sessions_end_others_view, name="sessions_end_others"),
+    path("use/", use.use_request, name="use_request"),
+    path("use/end/", use.use_window_end, name="use_window_end"),
     path("officer/", officer.officer_console, name="officer_console"),
+    path("officer/use-requests/", use.officer_use_requests, name="officer_use_requests"),
+    path("officer/use-requests/<int:pk>/<slug:decision>/", use.officer_use_decide, name="officer_use_decide"),
     path("officer/request/", officer.officer_request_account, name="officer_request"),
     path("officer/people/<int:pk>/<slug:action>/", officer.officer_person_action, name="officer_person_action"),
     path("manage/requests/", administrator.admin_requests, name="admin_requests"),
@@ -42,6 +46,16 @@ urlpatterns = [
         administrator.admin_organisation_second_factor,
         name="admin_organisation_second_factor",
     ),
+    path(
+        "manage/organisations/<int:pk>/use-policy/",
+        administrator.admin_organisation_use_policy,
+        name="admin_organisation_use_policy",
+    ),
+    path("manage/terms/", administrator.admin_terms, name="admin_terms"),
+    path("manage/terms/new/", administrator.admin_terms_draft, name="admin_terms_new"),
+    path("manage/terms/<int:pk>/edit/", administrator.admin_terms_draft, name="admin_terms_edit"),
+    path("manage/terms/<int:pk>/", administrator.admin_terms_preview, name="admin_terms_preview"),
+    path("manage/terms/<int:pk>/publish/", administrator.admin_terms_publish, name="admin_terms_publish"),
     path("manage/accounts/", administrator.admin_accounts, name="admin_accounts"),
     path("manage/mail/", administrator.admin_outbox, name="admin_outbox"),
     path("manage/accounts/<int:pk>/", administrator.admin_account_detail, name="admin_account"),

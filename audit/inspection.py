@@ -18,6 +18,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
 from accounts.models import AccountStatus, Organisation, User
+from accounts.permissions import use_exempt_routes
 from audit.events import record_event
 from audit.models import Finding, FindingReview, InspectionRun, InspectionRunStatus, ReviewState
 from renergy.databases import LOCK_INSPECTION_RUN, job_lock, job_running, long_statements
@@ -227,6 +228,27 @@ WHERE u.status IN (%(active)s, %(invited)s)
   AND u.last_activity_at IS NULL
   AND NOT EXISTS (SELECT 1 FROM audit_accessrecord a WHERE a.user_id = u.id)
 """,
+    # Use by a person of an organisation that requires per-use approval (since it turned it on) at a time no
+    # approved window covered: pages answered (not the gate's refusals), asking for approval excepted.
+    "unapproved_use": """
+WITH orgs AS (SELECT id, use_approval_since FROM accounts_organisation
+              WHERE use_approval_required AND use_approval_since IS NOT NULL),
+uses AS (
+    SELECT a.user_id, a.organisation_id, a.at, a.row_count
+    FROM audit_accessrecord a JOIN orgs o ON o.id = a.organisation_id AND a.at >= o.use_approval_since
+    WHERE a.at >= %(start)s AND a.at < %(end)s AND a.part = 0 AND a.user_id IS NOT NULL
+      AND a.status < 400 AND NOT (a.route = ANY(%(use_exempt_routes)s))
+      AND NOT EXISTS (SELECT 1 FROM accounts_userequest w
+                      WHERE w.user_id = a.user_id AND w.status = 'approved'
+                        AND w.window_start <= a.at AND w.window_end > a.at)
+)
+__INSERT__
+SELECT %(run)s, user_id, max(organisation_id), 'unapproved_use', 'high', %(start)s, %(end)s,
+       jsonb_build_object('requests', count(*), 'first_at', min(at), 'last_at', max(at),
+                          'disclosed_rows', coalesce(sum(row_count), 0)),
+       'open'
+FROM uses GROUP BY user_id
+""",
     "no_officer": """
 __INSERT__
 SELECT %(run)s, NULL, o.id, 'no_officer', 'medium', %(start)s, %(end)s,
@@ -268,6 +290,7 @@ def _params(run: InspectionRun) -> dict[str, Any]:
         dormant_days=settings.ACCOUNT_IDLE_SUSPENSION_DAYS - settings.ACCOUNT_SUSPENSION_WARNING_DAYS,
         active=AccountStatus.ACTIVE,
         invited=AccountStatus.INVITED,
+        use_exempt_routes=use_exempt_routes(),
     )
     return params
 

@@ -261,6 +261,7 @@ class FindingKind(models.TextChoices):
     BULK_VIEW = "bulk_view", _("大量閲覧・出力")
     DORMANT = "dormant", _("長期未利用（停止間近）")
     NEVER_USED = "never_used", _("発行後未利用")
+    UNAPPROVED_USE = "unapproved_use", _("承認のない利用（都度承認）")
     NO_OFFICER = "no_officer", _("有効な責任者のいない組織")
 
 

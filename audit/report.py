@@ -69,6 +69,7 @@ class FiscalYearReport:
     findings: list[dict[str, Any]] = field(default_factory=list)
     account_management: list[dict[str, Any]] = field(default_factory=list)
     exports: list[dict[str, Any]] = field(default_factory=list)
+    use_approvals: list[dict[str, Any]] = field(default_factory=list)  # per organisation: requests, decisions
     verification: dict[str, Any] = field(default_factory=dict)
 
 
@@ -191,6 +192,7 @@ def fiscal_year_report(fiscal_year: int) -> FiscalYearReport:
             }
         )
 
+    report.use_approvals = use_approval_counts(events, organisations)
     report.verification = verification_summary(start, end)
     report.summary = [
         (_("対象年度"), f"{fiscal_year}年度（{start:%Y-%m-%d}〜{end.astimezone(JST):%Y-%m-%d} 前日まで, JST）"),
@@ -214,6 +216,37 @@ def fiscal_year_report(fiscal_year: int) -> FiscalYearReport:
         (_("外部アンカーとの照合"), str(report.verification["anchors"])),
     ]
     return report
+
+
+USE_APPROVAL_ACTIONS = {
+    "use_approval.requested": "requested",
+    "use_approval.approved": "approved",
+    "use_approval.refused": "refused",
+}
+
+
+def use_approval_counts(events: Any, organisations: dict[int, Organisation]) -> list[dict[str, Any]]:
+    """Per-use approval (都度承認) in the year, per organisation: requests, approvals, refusals (one GROUP BY)."""
+    rows: dict[int, dict[str, Any]] = {}
+    for row in (
+        events.filter(action__in=list(USE_APPROVAL_ACTIONS))
+        .values("organisation_id", "action")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        org = organisations.get(row["organisation_id"])
+        entry = rows.setdefault(
+            row["organisation_id"],
+            {
+                "organisation": org.name if org else "",
+                "kind": OrganisationKind(org.kind).label if org else "",
+                "requested": 0,
+                "approved": 0,
+                "refused": 0,
+            },
+        )
+        entry[USE_APPROVAL_ACTIONS[row["action"]]] += row["n"]
+    return sorted(rows.values(), key=lambda entry: (-entry["requested"], entry["organisation"]))
 
 
 def _checked(state: str | None) -> str:
@@ -289,6 +322,8 @@ EVIDENCE_LABELS: dict[str, Any] = {
     "status": gettext_lazy("状態"),
     "days_since_issue": gettext_lazy("発行後の日数"),
     "active_accounts": gettext_lazy("有効なアカウント数"),
+    "last_at": gettext_lazy("最後の日時"),
+    "disclosed_rows": gettext_lazy("開示した設備件数（延べ）"),
 }
 FINDING_COLUMNS = (
     gettext_lazy("点検"),
@@ -366,7 +401,8 @@ def _table(
 
 def write_xlsx(report: FiscalYearReport, handle: Any) -> None:
     """Sheets: summary, usage per organisation and month, findings (the evidence in labelled columns), account
-    management, exports. Every sheet prints on A4 landscape, one page wide, its heading row on every page."""
+    management, per-use approval per organisation, exports.
+    Every sheet prints on A4 landscape, one page wide, its heading row on every page."""
     workbook = xlsxwriter.Workbook(handle, {"constant_memory": True, "in_memory": False})
     formats = workbook_formats(workbook)
     month_labels = [f"{m:%Y-%m}" for m in report.months]
@@ -401,6 +437,13 @@ def write_xlsx(report: FiscalYearReport, handle: Any) -> None:
 
     accounts = [[str(row["label"]), *row["months"], row["total"]] for row in report.account_management]
     _table(workbook, formats, _("アカウント管理"), [_("区分"), *month_labels, _("合計")], accounts, title=title)
+
+    approvals = [
+        [row["organisation"], str(row["kind"]), row["requested"], row["approved"], row["refused"]]
+        for row in report.use_approvals
+    ]
+    approval_headings = [_("組織"), _("種別"), _("利用申請"), _("承認"), _("却下")]
+    _table(workbook, formats, _("都度承認"), approval_headings, approvals, title=title)
 
     exports = [[row["organisation"], row["account"], row["exports"], row["rows"]] for row in report.exports]
     _table(workbook, formats, _("出力"), [_("組織"), _("アカウント"), _("出力回数"), _("行数")], exports, title=title)

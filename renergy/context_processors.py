@@ -38,6 +38,7 @@ class LayoutPerson:
     is_officer: bool = False
     is_system_admin: bool = False
     works_with_facilities: bool = False
+    use_approval_required: bool = False  # the organisation asks for per-use approval (都度承認)
     menu: list[MenuLink] = field(default_factory=list)
 
 
@@ -48,21 +49,26 @@ EVERYONE: Who = lambda person: True  # noqa: E731
 FACILITY_USERS: Who = lambda person: person.works_with_facilities  # noqa: E731
 OFFICERS: Who = lambda person: person.is_officer  # noqa: E731
 SYSTEM_ADMINS: Who = lambda person: person.is_system_admin  # noqa: E731
+USE_REQUESTERS: Who = lambda person: person.use_approval_required  # noqa: E731
+USE_APPROVERS: Who = lambda person: person.is_officer and person.use_approval_required  # noqa: E731
 # Register uploads are the agency's own certification work (certifications.views.IMPORT_ROLES).
 IMPORTERS: Who = lambda person: person.role in {OrganisationKind.AGENCY, OrganisationKind.BUREAU}  # noqa: E731
 
 # The main menu, in order. A URL name that does not exist (yet) is left out rather than breaking every page.
 MENU: list[tuple[str, Any, Who]] = [
     ("accounts:home", _("ホーム"), EVERYONE),
+    ("accounts:use_request", _("利用の申請"), USE_REQUESTERS),
     ("certifications:list", _("認定設備の検索"), FACILITY_USERS),
     ("certifications:import_upload", _("台帳の取込"), IMPORTERS),
     ("accounts:officer_console", _("組織の利用者"), OFFICERS),
     ("accounts:officer_request", _("アカウントの申請"), OFFICERS),
+    ("accounts:officer_use_requests", _("利用申請の承認"), USE_APPROVERS),
     ("audit:organisation_log", _("組織の利用記録"), OFFICERS),
     ("audit:organisation_findings", _("組織の点検結果"), OFFICERS),
     ("accounts:admin_requests", _("申請の審査"), SYSTEM_ADMINS),
     ("accounts:admin_accounts", _("アカウント管理"), SYSTEM_ADMINS),
     ("accounts:admin_organisations", _("組織管理"), SYSTEM_ADMINS),
+    ("accounts:admin_terms", _("利用規約"), SYSTEM_ADMINS),
     ("accounts:admin_outbox", _("送信メール"), SYSTEM_ADMINS),
     ("audit:log", _("アクセス記録"), SYSTEM_ADMINS),
     ("audit:inspections", _("自己点検"), SYSTEM_ADMINS),
@@ -104,6 +110,7 @@ def _person(request: HttpRequest) -> LayoutPerson:
         is_officer=user.is_officer,
         is_system_admin=organisation.kind == OrganisationKind.CONTRACTOR,
         works_with_facilities=organisation.kind in FACILITY_ROLES,
+        use_approval_required=organisation.use_approval_required,
     )
     return LayoutPerson(**{**person.__dict__, "menu": _menu(person, request.path)})
 

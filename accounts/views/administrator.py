@@ -1,16 +1,23 @@
-"""The system administrator's console (contractor staff): requests, organisations, accounts, unlock."""
+"""The system administrator's console (contractor staff): requests, organisations, accounts, unlock, terms."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.forms import AccountSearchForm, OrganisationRightsForm, ReasonForm, SecondFactorPolicyForm
+from accounts.forms import (
+    AccountSearchForm,
+    OrganisationRightsForm,
+    ReasonForm,
+    SecondFactorPolicyForm,
+    TermsDraftForm,
+    UsePolicyForm,
+)
 from accounts.lifecycle import (
     SuspensionCause,
     account_activation_resend,
@@ -27,14 +34,18 @@ from accounts.models import (
     AccountRequest,
     AccountRequestKind,
     AccountRequestStatus,
+    AccountStatus,
     Organisation,
     OutboundEmail,
     OutboundEmailStatus,
     SecondFactorPolicy,
+    TermsVersion,
     User,
 )
 from accounts.outbox import outbox_backlog
 from accounts.permissions import system_admin_only
+from accounts.terms import terms_current, terms_draft_save, terms_publish
+from accounts.use_policy import organisation_use_policy_set
 from accounts.webauthn import webauthn_credentials
 from audit.models import SecurityEvent
 
@@ -237,3 +248,89 @@ def admin_outbox(request: HttpRequest) -> HttpResponse:
             "failed": failed.order_by("-created_at").only(*fields)[:200],
         },
     )
+
+
+@system_admin_only
+def admin_organisation_use_policy(request: HttpRequest, pk: int) -> HttpResponse:
+    """Per-use approval and allowed hours of an organisation, with the record of earlier changes."""
+    organisation = get_object_or_404(Organisation, pk=pk)
+    own = organisation.pk == request.user.organisation_id
+    form = UsePolicyForm(request.POST or None, organisation=organisation)
+    if request.method == "POST" and not own and form.is_valid():
+        try:
+            organisation_use_policy_set(
+                organisation=organisation, actor=request.user, request=request, **form.cleaned_data
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("「%(name)s」の利用の制限を保存しました。") % {"name": organisation.name})
+            return redirect("accounts:admin_organisations")
+    officers = User.objects.filter(organisation=organisation, is_officer=True, status=AccountStatus.ACTIVE).count()
+    changes = SecurityEvent.objects.filter(
+        organisation=organisation, action="organisation.use_policy_changed"
+    ).select_related("actor")[:20]
+    status = 403 if own and request.method == "POST" else 400 if form.errors else 200
+    return render(
+        request,
+        "accounts/admin_organisation_use_policy.html",
+        {"organisation": organisation, "form": form, "own": own, "officers": officers, "changes": changes},
+        status=status,
+    )
+
+
+@system_admin_only
+def admin_terms(request: HttpRequest) -> HttpResponse:
+    """Every version of the terms (drafts first), how many people accepted each."""
+    versions = TermsVersion.objects.annotate(accepted=Count("acceptances")).order_by(
+        F("version").desc(nulls_first=True), "-created_at"
+    )
+    return render(request, "accounts/admin_terms.html", {"versions": versions, "current": terms_current()})
+
+
+@system_admin_only
+def admin_terms_draft(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """A new draft (starting from the current text), or changing a draft."""
+    draft = get_object_or_404(TermsVersion, pk=pk) if pk is not None else None
+    if draft is not None and not draft.is_draft:
+        messages.error(request, _("施行済みの版は変更できません。新しい版を作成してください。"))
+        return redirect("accounts:admin_terms")
+    source = draft or terms_current()
+    form = TermsDraftForm(
+        request.POST or None,
+        initial={"title": source.title, "body_ja": source.body_ja, "body_en": source.body_en},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = terms_draft_save(actor=request.user, draft=draft, request=request, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("下書きを保存しました。内容を確認してから施行してください。"))
+            return redirect("accounts:admin_terms_preview", pk=saved.pk)
+    return render(
+        request, "accounts/admin_terms_draft.html", {"form": form, "draft": draft}, status=400 if form.errors else 200
+    )
+
+
+@system_admin_only
+def admin_terms_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    """The text as people will see it on the consent page, with publish (drafts only)."""
+    terms = get_object_or_404(TermsVersion, pk=pk)
+    return render(request, "accounts/admin_terms_preview.html", {"terms": terms, "current": terms_current()})
+
+
+@system_admin_only
+@require_POST
+def admin_terms_publish(request: HttpRequest, pk: int) -> HttpResponse:
+    draft = get_object_or_404(TermsVersion, pk=pk)
+    try:
+        published = terms_publish(draft=draft, actor=request.user, request=request)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request,
+            _("第%(v)d版を施行しました。利用者は次の操作時に同意を求められます。") % {"v": published.version},
+        )
+    return redirect("accounts:admin_terms")

@@ -21,7 +21,7 @@ from accounts.lifecycle import (
     account_retire,
     account_suspend,
 )
-from accounts.models import AccountRequest, User
+from accounts.models import AccountRequest, User, UseRequest, UseRequestStatus
 from accounts.permissions import officer_only
 
 
@@ -41,6 +41,11 @@ def officer_console(request: HttpRequest) -> HttpResponse:
             "people": User.objects.filter(organisation=organisation).order_by("status", "name"),
             "requests": AccountRequest.objects.filter(organisation=organisation).select_related("target_user")[:50],
             "reason_form": ReasonForm(),
+            "use_requests_pending": UseRequest.objects.filter(
+                organisation=organisation, status=UseRequestStatus.PENDING
+            ).count()
+            if organisation.use_approval_required
+            else 0,
         },
     )
 

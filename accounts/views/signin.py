@@ -18,7 +18,7 @@ from accounts.authentication import (
     signin_second_factor,
 )
 from accounts.forms import CodeStepForm, PasswordStepForm
-from accounts.middleware import SIGNED_OUT_REASON
+from accounts.middleware import SIGNED_OUT_REASON, outside_hours_response
 from accounts.permissions import public
 from accounts.sessions import session_ended
 from accounts.views.common import safe_next, webauthn_script_config
@@ -36,6 +36,8 @@ REFUSALS = {
     Outcome.IP_REFUSED: gettext_lazy("所属組織が登録した接続元以外からはサインインできません。"),
 }
 
+OUTSIDE_HOURS_MESSAGE = gettext_lazy("所属組織の利用可能時間外のため、サインインできません。")
+
 SIGNED_OUT_MESSAGES = {
     "idle_timeout": gettext_lazy("30分間操作がなかったため、サインアウトしました。"),
     "absolute_timeout": gettext_lazy(
@@ -44,6 +46,7 @@ SIGNED_OUT_MESSAGES = {
     "account_inactive": gettext_lazy("アカウントが停止または廃止されたため、サインアウトしました。"),
     "ip_refused": gettext_lazy("登録された接続元以外からの接続のため、サインアウトしました。"),
     "not_verified": gettext_lazy("もう一度サインインしてください。"),
+    "outside_hours": gettext_lazy("所属組織の利用可能時間外のため、サインアウトしました。"),
 }
 
 
@@ -99,6 +102,8 @@ def login_code(request: HttpRequest) -> HttpResponse:
         if result.outcome == Outcome.LOCKED:
             request.session.pop(PENDING_KEY, None)
             return render(request, "accounts/locked_out.html", status=429)
+        if result.outcome == Outcome.OUTSIDE_HOURS:
+            return outside_hours_response(request, user.organisation)
         if result.outcome == Outcome.IP_REFUSED:
             request.session.pop(PENDING_KEY, None)
             context = {"form": PasswordStepForm(), "error": REFUSALS[result.outcome]}

@@ -32,7 +32,7 @@ from accounts.forms import KeyNameForm
 from accounts.permissions import key_enrolment, public, signed_in
 from accounts.views.account import password_reentered, password_reentry
 from accounts.views.common import safe_next, webauthn_script_config
-from accounts.views.signin import NEXT_KEY, REFUSALS
+from accounts.views.signin import NEXT_KEY, OUTSIDE_HOURS_MESSAGE, REFUSALS
 from accounts.webauthn import (
     webauthn_credentials,
     webauthn_enrol_complete,
@@ -177,6 +177,8 @@ class WebAuthnSignInComplete(_PendingPerson, CompleteCredentialAuthenticationVie
                 "失敗が続いたため、サインインが一時的にロックされています。しばらく待ってから、もう一度お試しください。"
             )
             return JsonResponse({"detail": detail, "code": "locked"}, status=429)
+        if result.outcome == Outcome.OUTSIDE_HOURS:
+            return JsonResponse({"detail": str(OUTSIDE_HOURS_MESSAGE), "code": "outside_hours"}, status=403)
         if result.outcome == Outcome.IP_REFUSED:
             request.session.pop(PENDING_KEY, None)
             return JsonResponse({"detail": str(REFUSALS[Outcome.IP_REFUSED]), "code": "ip_refused"}, status=403)

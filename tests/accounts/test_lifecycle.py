@@ -39,7 +39,11 @@ def test_an_officer_requests_and_the_administrator_approves(
     with django_capture_on_commit_callbacks(execute=True):
         user, token = account_request_approve(account_request=account_request, actor=administrator)
     assert user.status == AccountStatus.INVITED and user.organisation == officer_a.organisation
-    assert len(mail.outbox) == 1 and token in mail.outbox[0].body
+    # The link goes to the person alone; the officer who asked hears of the decision, without the link.
+    [invitation] = [m for m in mail.outbox if m.to == [user.email]]
+    assert token in invitation.body
+    [notice] = [m for m in mail.outbox if m.to == [officer_a.email]]
+    assert token not in notice.body and user.email in notice.body
     account_request.refresh_from_db()
     assert account_request.status == AccountRequestStatus.APPROVED and account_request.decided_by == administrator
     assert SecurityEvent.objects.filter(action="account.requested", actor=officer_a).exists()

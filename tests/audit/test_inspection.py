@@ -111,7 +111,7 @@ def test_the_run_reports_progress_and_completes(july_2023) -> None:
     run, *_ = july_2023
     run.refresh_from_db()
     assert run.status == InspectionRunStatus.DONE
-    assert run.progress == run.total_steps == 9
+    assert run.progress == run.total_steps == 10
     assert run.percent == 100
 
 
