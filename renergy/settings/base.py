@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from celery.schedules import crontab
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 from renergy.databases import database_config, database_settings
 from renergy.env import env_bool, env_cidrs, env_int, env_list, env_str
@@ -164,7 +165,13 @@ ACCOUNT_ACTIVATION_LINK_HOURS = env_int("ACCOUNT_ACTIVATION_LINK_HOURS", 72)
 PASSWORD_MAX_AGE_DAYS = env_int("PASSWORD_MAX_AGE_DAYS", 0)
 
 # django-axes: failures of password and TOTP both count; see accounts for the wiring.
+# AXES_FAILURE_LIMIT locks an account; AXES_IP_FAILURE_LIMIT (ours, read by accounts.lockout's handler) locks an
+# address, higher because one office address carries everyone's typos.
+AXES_HANDLER = "accounts.lockout.SeparateLimitsHandler"
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10)
+AXES_IP_FAILURE_LIMIT = env_int("AXES_IP_FAILURE_LIMIT", 50)
+if AXES_IP_FAILURE_LIMIT < AXES_FAILURE_LIMIT:
+    raise ImproperlyConfigured("AXES_IP_FAILURE_LIMIT must not be lower than AXES_FAILURE_LIMIT.")
 AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 30) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_USERNAME_FORM_FIELD = "username"
