@@ -24,13 +24,15 @@ class AccessRule:
     `signed_in`: an ACTIVE account with a verified TOTP device and the current terms accepted, and when
     `roles` is set, one of those organisation kinds; `officer` additionally requires the officer right.
     `key_enrolment`: still usable by someone whose organisation requires a security key they have not
-    enrolled yet (everything else leads them to enrol one first)."""
+    enrolled yet (everything else leads them to enrol one first). `password_change`: the one page still usable
+    by someone whose password has expired or must be changed (accounts.passwords.password_change_due)."""
 
     level: Level
     roles: frozenset[str] | None = None
     officer: bool = False
     staff: bool = False  # the Django admin site: is_staff on top of a full sign-in
     key_enrolment: bool = False
+    password_change: bool = False  # usable by someone who must change their password first (that page only)
 
     def allows_role(self, user: Any) -> bool:
         if self.roles is not None and user.organisation.kind not in self.roles:
@@ -64,6 +66,11 @@ def signed_in(*roles: str, officer: bool = False) -> Callable[[V], V]:
 def key_enrolment(view: V) -> V:
     """Any fully signed-in person, including one who must enrol a security key before anything else."""
     return _declare(AccessRule("signed_in", key_enrolment=True))(view)
+
+
+def password_change_page(view: V) -> V:
+    """Any fully signed-in person, including one who must change their password before anything else."""
+    return _declare(AccessRule("signed_in", password_change=True))(view)
 
 
 officer_only = signed_in(officer=True)

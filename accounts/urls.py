@@ -42,6 +42,11 @@ urlpatterns = [
         administrator.admin_organisation_second_factor,
         name="admin_organisation_second_factor",
     ),
+    path(
+        "manage/organisations/<int:pk>/password/",
+        administrator.admin_organisation_password,
+        name="admin_organisation_password",
+    ),
     path("manage/accounts/", administrator.admin_accounts, name="admin_accounts"),
     path("manage/mail/", administrator.admin_outbox, name="admin_outbox"),
     path("manage/accounts/<int:pk>/", administrator.admin_account_detail, name="admin_account"),

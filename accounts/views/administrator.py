@@ -10,16 +10,24 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.forms import AccountSearchForm, OrganisationRightsForm, ReasonForm, SecondFactorPolicyForm
+from accounts.forms import (
+    AccountSearchForm,
+    OrganisationRightsForm,
+    PasswordPolicyForm,
+    ReasonForm,
+    SecondFactorPolicyForm,
+)
 from accounts.lifecycle import (
     SuspensionCause,
     account_activation_resend,
+    account_password_change_require,
     account_request_approve,
     account_request_reject,
     account_retire,
     account_roles_change,
     account_suspend,
     account_unlock,
+    organisation_password_max_age_set,
     organisation_rights_change,
     organisation_second_factor_policy_set,
 )
@@ -37,6 +45,7 @@ from accounts.outbox import outbox_backlog
 from accounts.permissions import system_admin_only
 from accounts.webauthn import webauthn_credentials
 from audit.models import SecurityEvent
+from renergy.geography import PREFECTURES
 
 
 @system_admin_only
@@ -138,6 +147,34 @@ def admin_organisation_second_factor(request: HttpRequest, pk: int) -> HttpRespo
 
 
 @system_admin_only
+def admin_organisation_password(request: HttpRequest, pk: int) -> HttpResponse:
+    """How long the organisation's passwords last (0: no expiry), and the record of earlier changes."""
+    organisation = get_object_or_404(Organisation, pk=pk)
+    form = PasswordPolicyForm(request.POST or None, initial={"days": organisation.password_max_age_days})
+    if request.method == "POST" and form.is_valid():
+        try:
+            organisation_password_max_age_set(
+                organisation=organisation, days=form.cleaned_data["days"], actor=request.user, request=request
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request, _("「%(name)s」のパスワードの有効期間を保存しました。") % {"name": organisation.name}
+            )
+            return redirect("accounts:admin_organisations")
+    changes = SecurityEvent.objects.filter(
+        organisation=organisation, action="organisation.password_max_age_changed"
+    ).select_related("actor")[:20]
+    return render(
+        request,
+        "accounts/admin_organisation_password.html",
+        {"organisation": organisation, "form": form, "changes": changes},
+        status=400 if form.errors else 200,
+    )
+
+
+@system_admin_only
 def admin_accounts(request: HttpRequest) -> HttpResponse:
     form = AccountSearchForm(request.GET or None)
     people = User.objects.select_related("organisation").order_by("organisation__name", "name")
@@ -172,6 +209,8 @@ def admin_account_action(request: HttpRequest, pk: int, action: str) -> HttpResp
             account_activation_resend(user=person, actor=request.user, request=request)
         elif action == "unlock":
             account_unlock(user=person, actor=request.user, request=request)
+        elif action == "require-password-change":
+            account_password_change_require(user=person, actor=request.user, reason=reason, request=request)
         elif action in ROLE_ACTIONS:
             account_roles_change(
                 user=person, actor=request.user, reason=reason, request=request, **ROLE_ACTIONS[action]
@@ -216,7 +255,12 @@ def admin_organisation(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "accounts/admin_organisation.html",
-        {"organisation": organisation, "form": form, "own": own},
+        {
+            "organisation": organisation,
+            "form": form,
+            "own": own,
+            "bureau_prefectures": [PREFECTURES[code][0] for code in organisation.bureau_prefecture_codes()],
+        },
         status=status,
     )
 
