@@ -474,8 +474,9 @@ def account_password_change_require(
     if user.pk == actor.pk:
         raise PermissionDenied(_("自分自身には設定できません。パスワードはアカウント情報から変更できます。"))
     user = User.objects.select_for_update().get(pk=user.pk)
-    if user.status not in (AccountStatus.ACTIVE, AccountStatus.INVITED):
-        raise ValidationError(_("有効または招待中のアカウントのみに設定できます。"), code="not_usable")
+    # An invited person sets their first password from the activation link anyway.
+    if user.status != AccountStatus.ACTIVE:
+        raise ValidationError(_("有効なアカウントのみに設定できます。"), code="not_active")
     if user.password_change_required:
         return user
     user.password_change_required = True

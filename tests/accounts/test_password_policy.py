@@ -226,6 +226,14 @@ def test_a_suspended_person_cannot_be_asked_to_change(person, officer_a) -> None
         account_password_change_require(user=person, actor=officer_a, reason="異動")
 
 
+def test_an_invited_person_is_not_asked_to_change_the_password_they_have_yet_to_set(orgs, make_user, officer_a) -> None:
+    invited = make_user(orgs.operator_a, status="invited")
+    with pytest.raises(ValidationError):
+        account_password_change_require(user=invited, actor=officer_a, reason="異動")
+    invited.refresh_from_db()
+    assert not invited.password_change_required
+
+
 def test_an_officer_cannot_require_it_of_themself(officer_a) -> None:
     with pytest.raises(PermissionDenied):
         account_password_change_require(user=officer_a, actor=officer_a, reason="自分")
