@@ -293,7 +293,7 @@ def test_a_password_unrelated_to_the_person_is_accepted(named, name, email, pass
     validate_password(password, named(name, email))
 
 
-def test_the_activation_and_the_change_page_both_refuse_the_persons_name(person, signed_in_client) -> None:
+def test_the_change_page_refuses_a_password_containing_the_persons_name(person, signed_in_client) -> None:
     person.name = "Suzuki Ichiro"
     person.save(update_fields=["name"])
     response = _change(signed_in_client(person), new="suzukiichiro-2026")
