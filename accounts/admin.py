@@ -55,8 +55,8 @@ class OrganisationAdmin(NoDeleteAdmin):
     list_display = ["name", "kind", "supply_area", "jurisdiction_code", "is_active"]
     list_filter = ["kind", "supply_area", "is_active"]
     search_fields = ["name"]
-    # Changed only in the administrator console, through the service that records the event.
-    SECOND_FACTOR = ["second_factor_policy", "webauthn_device_bound_only"]
+    # Changed only in the administrator console, through the services that record the event.
+    SECOND_FACTOR = ["second_factor_policy", "webauthn_device_bound_only", "password_max_age_days"]
     USE_POLICY = [*USE_POLICY_FIELDS, "use_approval_since"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Organisation | None = None) -> list[str]:

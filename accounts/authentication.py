@@ -3,7 +3,8 @@ included.
 
 A password alone never yields an authenticated session: it only leaves a short-lived "pending" mark in
 the session, and Django's login() runs after the second factor. Password and second-factor failures
-both count toward one django-axes lockout per account and per IP (AXES_LOCKOUT_PARAMETERS).
+both count toward the django-axes lockout of the account and of the address, each with its own limit
+(accounts/lockout.py). The organisation's IP ranges are checked before the password (no oracle).
 
 django-axes reads its counter and writes it later (#592), so parallel guesses could all pass the check.
 On PostgreSQL each attempt therefore holds transaction-scoped advisory locks on the account and on the
@@ -110,14 +111,39 @@ def _ip_allowed(request: HttpRequest, user: User) -> bool:
     return False
 
 
+def _outside_ip_ranges(request: HttpRequest, username: str, password: str) -> bool:
+    """Whether the account exists and its organisation does not allow this address, decided before the password.
+
+    The password is then not checked at all (nothing can tell whether it was right), but it is hashed once all the
+    same, as Django's ModelBackend does for an unknown account: the answer must not come back faster either.
+    The attempt counts as a failure, for a right password as for a wrong one."""
+    user = User.objects.select_related("organisation").filter(email__iexact=username).first()
+    if user is None or user.organisation.allows_ip(client_ip(request)):
+        return False
+    User().set_password(password)
+    _count_failure(request, username)
+    record_event(
+        action="auth.ip_refused",
+        request=request,
+        target_user=user,
+        organisation=user.organisation,
+        data={"ip": client_ip(request), "step": "password", "username": username},
+    )
+    return True
+
+
 def signin_password(request: HttpRequest, *, username: str, password: str) -> StepResult:
-    """Step one. On success the session only remembers that this person passed the password, for five minutes."""
+    """Step one. On success the session only remembers that this person passed the password, for five minutes.
+
+    From outside the person's organisation's IP ranges the answer is INVALID, the same as for a wrong password."""
     username = username.strip().lower()
     with _attempt_guard(request, username):
         if is_locked_out(request, username):
             request.axes_locked_out = True
             record_event(action="auth.locked_out_attempt", request=request, data={"username": username})
             return StepResult(Outcome.LOCKED)
+        if _outside_ip_ranges(request, username, password):
+            return StepResult(Outcome.LOCKED if getattr(request, "axes_locked_out", False) else Outcome.INVALID)
         user = authenticate(request, username=username, password=password)
         if getattr(request, "axes_locked_out", False):
             record_event(action="auth.login_failed", request=request, data={"username": username, "step": "password"})
@@ -132,8 +158,6 @@ def signin_password(request: HttpRequest, *, username: str, password: str) -> St
         # Enrolment is tied to the activation link: a password alone must never lead to registering a device.
         record_event(action="auth.login_refused_not_activated", request=request, target_user=user)
         return StepResult(Outcome.NOT_ACTIVATED, user)
-    if not _ip_allowed(request, user):
-        return StepResult(Outcome.IP_REFUSED, user)
     request.session[PENDING_KEY] = {"user_id": user.pk, "at": time.time(), "hash": user.get_session_auth_hash()}
     return StepResult(Outcome.OK, user)
 

@@ -7,8 +7,8 @@ from django.contrib.auth.password_validation import password_validators_help_tex
 from django.core.validators import MaxValueValidator
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import WEEKDAYS, Organisation, SecondFactorPolicy, User
-from renergy.geography import SupplyArea
+from accounts.models import WEEKDAYS, BureauScope, Organisation, OrganisationKind, SecondFactorPolicy, User
+from renergy.geography import BureauRegion, SupplyArea
 
 
 class PasswordStepForm(forms.Form):
@@ -102,11 +102,25 @@ class OrganisationRightsForm(forms.Form):
         help_text=_("CIDR表記で1行に1つ。空欄なら制限なし。"),
     )
     is_active = forms.BooleanField(label=_("有効"), required=False)
+    bureau_region = forms.ChoiceField(
+        label=_("経済産業局の管轄"),
+        choices=[("", "—"), *BureauRegion.choices],
+        required=False,
+        help_text=_("経済産業局のみ"),
+    )
+    bureau_scope = forms.ChoiceField(
+        label=_("経済産業局が閲覧できる設備"),
+        choices=BureauScope.choices,
+        help_text=_("資源エネルギー庁の決定に従って設定し、理由に指示を記録します（経済産業局のみ）"),
+    )
     reason = forms.CharField(label=_("変更理由"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args: object, organisation: Organisation, **kwargs: object) -> None:
-        initial = {name: getattr(organisation, name) for name in ("supply_area", "jurisdiction_code", "ip_ranges")}
+        names = ("supply_area", "jurisdiction_code", "ip_ranges", "bureau_region", "bureau_scope")
+        initial = {name: getattr(organisation, name) for name in names}
         super().__init__(*args, initial={**initial, "is_active": organisation.is_active}, **kwargs)
+        if organisation.kind != OrganisationKind.BUREAU:
+            del self.fields["bureau_region"], self.fields["bureau_scope"]
 
 
 class KeyNameForm(forms.Form):
@@ -185,3 +199,12 @@ class TermsDraftForm(forms.Form):
     title = forms.CharField(label=_("表題"), max_length=200)
     body_ja = forms.CharField(label=_("本文（日本語）"), widget=forms.Textarea(attrs={"rows": 16}))
     body_en = forms.CharField(label=_("本文（英語）"), required=False, widget=forms.Textarea(attrs={"rows": 16}))
+
+
+class PasswordPolicyForm(forms.Form):
+    days = forms.IntegerField(
+        label=_("パスワードの有効期間（日）"),
+        min_value=0,
+        max_value=3650,
+        help_text=_("0なら期限なし（推奨: NIST SP 800-63B は定期的な変更を求めないよう勧めています）"),
+    )

@@ -31,13 +31,14 @@ from accounts.models import (
     AccountRequestStatus,
     AccountStatus,
     ActivationLink,
+    BureauScope,
     Organisation,
     SecondFactorPolicy,
     User,
     UserSession,
 )
 from accounts.outbox import outbox_enqueue_returning_sql, outbox_trigger
-from accounts.sessions import sessions_end_all
+from accounts.sessions import session_end_others, sessions_end_all
 from audit.events import events_insert_sql, record_event
 from audit.models import SecurityEvent
 
@@ -433,6 +434,66 @@ def account_retire(*, user: User, reason: str, actor: User, request: HttpRequest
     return user
 
 
+# --- passwords --------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def account_password_change(*, user: User, password: str, request: HttpRequest) -> User:
+    """The signed-in person's new password, once the view has re-checked the current one (counted in the lockout).
+
+    The same password again is refused: a change that the organisation or an officer asked for must change it.
+    Ends the person's other sessions and clears any required change."""
+    user = User.objects.select_for_update().select_related("organisation").get(pk=user.pk)
+    if user.check_password(password):
+        raise ValidationError(
+            _("新しいパスワードは現在のパスワードと異なるものにしてください。"), code="password_unchanged"
+        )
+    validate_password(password, user)
+    was_required = user.password_change_required
+    user.set_password(password)
+    user.password_changed_at = timezone.now()
+    user.password_change_required = False
+    user.save(update_fields=["password", "password_changed_at", "password_change_required"])
+    session_end_others(user=user, request=request, reason="password_changed")
+    record_event(
+        action="account.password_changed",
+        request=request,
+        actor=user,
+        target_user=user,
+        data={"was_required": was_required},
+    )
+    return user
+
+
+@transaction.atomic
+def account_password_change_require(
+    *, user: User, actor: User, reason: str, request: HttpRequest | None = None
+) -> User:
+    """An officer of the person's organisation (on transfer, 人事異動) or the administrator asks the person to
+    change their password: every page leads them to the password change until they do."""
+    reason = _require_reason(reason)
+    _require_manager_of(actor, user)
+    if user.pk == actor.pk:
+        raise PermissionDenied(_("自分自身には設定できません。パスワードはアカウント情報から変更できます。"))
+    user = User.objects.select_for_update().get(pk=user.pk)
+    # An invited person sets their first password from the activation link anyway.
+    if user.status != AccountStatus.ACTIVE:
+        raise ValidationError(_("有効なアカウントのみに設定できます。"), code="not_active")
+    if user.password_change_required:
+        return user
+    user.password_change_required = True
+    user.save(update_fields=["password_change_required"])
+    record_event(
+        action="account.password_change_required",
+        request=request,
+        actor=actor,
+        target_user=user,
+        organisation=user.organisation,
+        data={"reason": reason},
+    )
+    return user
+
+
 # --- lockout ----------------------------------------------------------------------------------------------------
 
 
@@ -475,7 +536,7 @@ def account_unlock(*, user: User, actor: User, request: HttpRequest | None = Non
 # These decide what someone may see or do, so they change only here: by the administrator, with a reason, never
 # on their own account or organisation, and recorded with the values before and after.
 
-ORGANISATION_RIGHTS = ("supply_area", "jurisdiction_code", "ip_ranges", "is_active")
+ORGANISATION_RIGHTS = ("supply_area", "jurisdiction_code", "ip_ranges", "is_active", "bureau_region", "bureau_scope")
 
 
 def _require_admin_not_own(
@@ -521,9 +582,13 @@ def organisation_rights_change(
     jurisdiction_code: str | None = None,
     ip_ranges: str | None = None,
     is_active: bool | None = None,
+    bureau_region: str | None = None,
+    bureau_scope: str | None = None,
     request: HttpRequest | None = None,
 ) -> Organisation:
-    """Move an organisation's supply area, jurisdiction, registered IP ranges or active state (None: unchanged)."""
+    """Move an organisation's supply area, jurisdiction, registered IP ranges or active state, or a regional
+    bureau's region and whether it sees every facility or only its region's (None: unchanged). The bureau's
+    scope is the agency's decision; the administrator records it with the agency's instruction as the reason."""
     reason = _require_admin_not_own(actor, reason, organisation_id=organisation.pk)
     organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
     before = {name: getattr(organisation, name) for name in ORGANISATION_RIGHTS}
@@ -532,6 +597,8 @@ def organisation_rights_change(
         "jurisdiction_code": jurisdiction_code,
         "ip_ranges": ip_ranges,
         "is_active": is_active,
+        "bureau_region": bureau_region,
+        "bureau_scope": bureau_scope,
     }
     for name, value in requested.items():
         if value is not None:
@@ -539,6 +606,8 @@ def organisation_rights_change(
     changes = _changes(before, {name: getattr(organisation, name) for name in ORGANISATION_RIGHTS})
     if not changes["after"]:
         return organisation
+    if organisation.bureau_scope not in BureauScope.values:
+        raise ValidationError(_("閲覧できる設備の範囲が正しくありません。"), code="invalid_scope")
     organisation.full_clean()  # the kind's rules (a grid operator has an area, ...) and CIDR syntax
     organisation.save(update_fields=list(changes["after"]))
     record_event(
@@ -688,5 +757,31 @@ def organisation_second_factor_policy_set(
         actor=actor,
         organisation=organisation,
         data={"before": before, "after": after},
+    )
+    return organisation
+
+
+@transaction.atomic
+def organisation_password_max_age_set(
+    *, organisation: Organisation, days: int, actor: User, request: HttpRequest | None = None
+) -> Organisation:
+    """The administrator sets how many days a password of the organisation's people lasts (0: no expiry, the
+    default and NIST SP 800-63B's advice). Someone whose password is older must change it at their next
+    request."""
+    _require_admin(actor)
+    if not isinstance(days, int) or days < 0 or days > 3650:
+        raise ValidationError(_("有効期間は0〜3650日で指定してください。"), code="invalid_days")
+    organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
+    before = organisation.password_max_age_days
+    if before == days:
+        return organisation
+    organisation.password_max_age_days = days
+    organisation.save(update_fields=["password_max_age_days"])
+    record_event(
+        action="organisation.password_max_age_changed",
+        request=request,
+        actor=actor,
+        organisation=organisation,
+        data={"before": before, "after": days},
     )
     return organisation

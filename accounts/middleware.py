@@ -1,6 +1,7 @@
 """AccessGateMiddleware: deny by default. Every view must declare who may use it (accounts.permissions).
 
-Also where the server enforces the session limits (30 min idle, 12 h absolute), the organisation's IP
+Before anything else a person may also have to change their password (organisation's expiry, officer's
+request). Also where the server enforces the session limits (30 min idle, 12 h absolute), the organisation's IP
 ranges and allowed hours for signed-in sessions, per-use approval, and the throttled last-activity stamps
 used by idle suspension.
 """
@@ -18,6 +19,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from accounts.models import AccountStatus, Organisation
+from accounts.passwords import password_change_due
 from accounts.permissions import ADMIN_SITE_RULE, AccessRule, rule_for
 from accounts.sessions import session_ended, session_expiry_reason, session_seen
 from accounts.terms import terms_accepted_in_session
@@ -103,6 +105,11 @@ class AccessGateMiddleware:
             return redirect_to_login(request)
         if user.status != AccountStatus.ACTIVE or not terms_accepted_in_session(request):
             return HttpResponseRedirect(f"{reverse('accounts:terms')}?{urlencode({'next': request.get_full_path()})}")
+        if password_change_due(user):
+            # Expired under the organisation's rule, or an officer asked for it (transfer): nothing else works.
+            if rule.password_change:
+                return None
+            return HttpResponseRedirect(reverse("accounts:password_change"))
         if not rule.key_enrolment and webauthn_enrolment_due(user):
             # The organisation requires a security key: the person enrols one before anything else.
             return HttpResponseRedirect(reverse("accounts:webauthn_enrol"))

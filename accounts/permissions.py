@@ -26,7 +26,8 @@ class AccessRule:
     `key_enrolment`: still usable by someone whose organisation requires a security key they have not
     enrolled yet (everything else leads them to enrol one first). `before_use_approval`: usable by a person
     whose organisation requires per-use approval and who has no approved window open (asking for one, and an
-    officer deciding other people's requests); every other view refuses them."""
+    officer deciding other people's requests); every other view refuses them. `password_change`: the one page
+    still usable by someone whose password has expired or must be changed (accounts.passwords.password_change_due)."""
 
     level: Level
     roles: frozenset[str] | None = None
@@ -34,6 +35,7 @@ class AccessRule:
     staff: bool = False  # the Django admin site: is_staff on top of a full sign-in
     key_enrolment: bool = False
     before_use_approval: bool = False
+    password_change: bool = False  # usable by someone who must change their password first (that page only)
 
     def allows_role(self, user: Any) -> bool:
         if self.roles is not None and user.organisation.kind not in self.roles:
@@ -72,6 +74,11 @@ def before_use_approval(*, officer: bool = False) -> Callable[[V], V]:
 def key_enrolment(view: V) -> V:
     """Any fully signed-in person, including one who must enrol a security key before anything else."""
     return _declare(AccessRule("signed_in", key_enrolment=True))(view)
+
+
+def password_change_page(view: V) -> V:
+    """Any fully signed-in person, including one who must change their password before anything else."""
+    return _declare(AccessRule("signed_in", password_change=True))(view)
 
 
 officer_only = signed_in(officer=True)

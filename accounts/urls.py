@@ -56,6 +56,11 @@ urlpatterns = [
     path("manage/terms/<int:pk>/edit/", administrator.admin_terms_draft, name="admin_terms_edit"),
     path("manage/terms/<int:pk>/", administrator.admin_terms_preview, name="admin_terms_preview"),
     path("manage/terms/<int:pk>/publish/", administrator.admin_terms_publish, name="admin_terms_publish"),
+    path(
+        "manage/organisations/<int:pk>/password/",
+        administrator.admin_organisation_password,
+        name="admin_organisation_password",
+    ),
     path("manage/accounts/", administrator.admin_accounts, name="admin_accounts"),
     path("manage/mail/", administrator.admin_outbox, name="admin_outbox"),
     path("manage/accounts/<int:pk>/", administrator.admin_account_detail, name="admin_account"),

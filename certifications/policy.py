@@ -1,6 +1,7 @@
 """THE visibility policy: which facilities (scope) and which fields (groups) each role may see.
 
-One table, `POLICY`, rendered into docs/visibility.md by `manage.py render_visibility_doc` and tested
+One table, `POLICY` (with `ORGANISATION_SETTINGS`, the rows an organisation's own setting puts in place of its
+kind's), rendered into docs/visibility.md by `manage.py render_visibility_doc` and tested
 exhaustively. Everything that shows facility data reads it through `Facility.objects.visible_to(user)`
 (scope_filter below) and `allowed_fields(user)`; a field not allowed is never selected from the database.
 
@@ -28,13 +29,14 @@ from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import AccountStatus, OrganisationKind
+from accounts.models import AccountStatus, BureauScope, OrganisationKind
 
 
 class Scope(enum.Enum):
     ALL = "all"
     AREA = "area"  # own supply area
     JURISDICTION = "jurisdiction"  # own prefecture or municipality (any of the facility's sites)
+    REGION = "region"  # a regional bureau's own prefectures (any of the facility's sites)
     OWN = "own"  # facilities of the person's own organisation
     NONE = "none"
 
@@ -43,6 +45,7 @@ SCOPE_LABELS: dict[Scope, Promise] = {
     Scope.ALL: _("全設備"),
     Scope.AREA: _("自社の供給区域のみ"),
     Scope.JURISDICTION: _("自らの管轄区域のみ"),
+    Scope.REGION: _("自局の管轄府県のみ"),
     Scope.OWN: _("自らの設備のみ"),
     Scope.NONE: _("なし"),
 }
@@ -154,6 +157,25 @@ NOTHING = RolePolicy(Scope.NONE, frozenset())
 
 
 @dataclass(frozen=True)
+class OrganisationSetting:
+    """An organisation setting that replaces its kind's row of POLICY when it holds `value`."""
+
+    kind: str
+    setting: str  # an Organisation field
+    value: str
+    policy: RolePolicy
+
+
+# THE SETTINGS. The agency may confine a regional bureau (経済産業局) to its own prefectures
+# (renergy.geography.BUREAU_PREFECTURES); the default row above (all facilities) holds otherwise.
+ORGANISATION_SETTINGS: tuple[OrganisationSetting, ...] = (
+    OrganisationSetting(
+        OrganisationKind.BUREAU, "bureau_scope", BureauScope.REGION, RolePolicy(Scope.REGION, _EVERYTHING)
+    ),
+)
+
+
+@dataclass(frozen=True)
 class Mask:
     """On facilities where `when_field` equals `when_value`, readers without `unless_group` see `text`
     instead of `field`."""
@@ -178,6 +200,9 @@ def policy_for(user: Any) -> RolePolicy:
     organisation = getattr(user, "organisation", None)
     if organisation is None or not organisation.is_active:
         return NOTHING
+    for setting in ORGANISATION_SETTINGS:
+        if organisation.kind == setting.kind and getattr(organisation, setting.setting) == setting.value:
+            return setting.policy
     return POLICY.get(organisation.kind, NOTHING)
 
 
@@ -264,6 +289,11 @@ def scope_filter(user: Any) -> Q | None:
         else:
             return None
         return Q(Exists(sites))
+    if policy.scope is Scope.REGION:
+        codes = organisation.bureau_prefecture_codes()
+        if not codes:
+            return None
+        return Q(Exists(FacilitySite.objects.filter(facility=OuterRef("pk"), prefecture_code__in=codes)))
     return None
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.utils import translation
 
-from accounts.models import OrganisationKind
+from accounts.models import Organisation, OrganisationKind
 from certifications import policy
 from certifications.models import Facility
 from certifications.presentation import field_label
+from renergy.geography import BUREAU_PREFECTURES, PREFECTURES
 
 # The shipped defaults (renergy/settings/base.py), not the running values: the document describes the rule.
 DEFAULTS = {"detail": 500, "list": 10_000, "export": 300_000}
@@ -34,6 +35,28 @@ def render_visibility_markdown() -> str:
             lines.append(
                 f"| `{kind}` | {OrganisationKind(kind).label} | {scope.value} ({policy.SCOPE_LABELS[scope]}) |"
             )
+        for setting in policy.ORGANISATION_SETTINGS:
+            scope = setting.policy.scope
+            value = dict(Organisation._meta.get_field(setting.setting).flatchoices)[setting.value]
+            label = OrganisationKind(setting.kind).label
+            lines.append(
+                f"| `{setting.kind}` with `{setting.setting} = {setting.value}` | {label}（{value}） "
+                f"| {scope.value} ({policy.SCOPE_LABELS[scope]}) |"
+            )
+        lines += [
+            "",
+            "An organisation setting (the rows naming one) replaces its kind's scope; its field groups stay the",
+            "kind's, as in the matrix below. The administrator changes the setting through",
+            "`accounts.lifecycle.organisation_rights_change` (recorded as `organisation.rights_changed`, with the",
+            "agency's instruction as the reason). A regional bureau confined to its region sees the facilities with",
+            "any site in one of its prefectures:",
+            "",
+            "| region | 経済産業局 | prefectures |",
+            "|---|---|---|",
+        ]
+        for region, codes in BUREAU_PREFECTURES.items():
+            names = "、".join(PREFECTURES[code][0] for code in codes)
+            lines.append(f"| `{region.value}` | {region.label} | {names} |")
         lines += [
             "",
             "A facility outside the scope answers 404 (the same as an unknown 設備ID) and the attempt is recorded",

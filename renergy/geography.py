@@ -81,3 +81,38 @@ PREFECTURE_BY_NAME = {name: code for code, (name, _area) in PREFECTURES.items()}
 
 def default_supply_area(prefecture_code: str) -> SupplyArea:
     return PREFECTURES[prefecture_code][1]
+
+
+class BureauRegion(models.TextChoices):
+    """The regional bureaus of the Ministry of Economy, Trade and Industry (経済産業局) and Okinawa's office,
+    by the region they serve."""
+
+    HOKKAIDO = "hokkaido", _("北海道経済産業局")
+    TOHOKU = "tohoku", _("東北経済産業局")
+    KANTO = "kanto", _("関東経済産業局")
+    CHUBU = "chubu", _("中部経済産業局")
+    KINKI = "kinki", _("近畿経済産業局")
+    CHUGOKU = "chugoku", _("中国経済産業局")
+    SHIKOKU = "shikoku", _("四国経済産業局")
+    KYUSHU = "kyushu", _("九州経済産業局")
+    OKINAWA = "okinawa", _("沖縄総合事務局")
+
+
+# Each bureau's prefectures (JIS X 0401), as the ministry lists their jurisdictions; every prefecture is in
+# exactly one. Like supply areas, these do not follow the grid: Niigata is Kanto's bureau but Tohoku's area.
+BUREAU_PREFECTURES: dict[BureauRegion, tuple[str, ...]] = {
+    BureauRegion.HOKKAIDO: ("01",),
+    BureauRegion.TOHOKU: ("02", "03", "04", "05", "06", "07"),
+    BureauRegion.KANTO: ("08", "09", "10", "11", "12", "13", "14", "15", "19", "20", "22"),
+    BureauRegion.CHUBU: ("16", "17", "21", "23", "24"),
+    BureauRegion.KINKI: ("18", "25", "26", "27", "28", "29", "30"),
+    BureauRegion.CHUGOKU: ("31", "32", "33", "34", "35"),
+    BureauRegion.SHIKOKU: ("36", "37", "38", "39"),
+    BureauRegion.KYUSHU: ("40", "41", "42", "43", "44", "45", "46"),
+    BureauRegion.OKINAWA: ("47",),
+}
+
+
+def bureau_prefectures(region: str) -> tuple[str, ...]:
+    """The prefecture codes of a bureau's region (empty for an unknown one: it then sees nothing)."""
+    return BUREAU_PREFECTURES.get(BureauRegion(region), ()) if region in BureauRegion.values else ()

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import pytest
 from django.db import connections
 
-from accounts.models import AccountStatus, Organisation, OrganisationKind, User
-from renergy.geography import SupplyArea
+from accounts.models import AccountStatus, BureauScope, Organisation, OrganisationKind, User
+from renergy.geography import BureauRegion, SupplyArea
 from tests.database import runtime_role_drop, runtime_role_grant, test_databases_as_owner
 
 
@@ -56,6 +56,7 @@ def django_db_setup(
 class Cast:
     agency: Organisation
     bureau: Organisation
+    bureau_kinki: Organisation  # a regional bureau the agency confined to its own prefectures
     designated: Organisation
     contractor: Organisation
     grid_tokyo: Organisation
@@ -74,6 +75,9 @@ def orgs(db: None) -> Cast:
     return Cast(
         agency=org("資源エネルギー庁", OrganisationKind.AGENCY),
         bureau=org("関東経済産業局", OrganisationKind.BUREAU),
+        bureau_kinki=org(
+            "近畿経済産業局", OrganisationKind.BUREAU, bureau_region=BureauRegion.KINKI, bureau_scope=BureauScope.REGION
+        ),
         designated=org("電力広域的運営推進機関", OrganisationKind.DESIGNATED),
         contractor=org("委託先システム管理者", OrganisationKind.CONTRACTOR),
         grid_tokyo=org("東京電力パワーグリッド", OrganisationKind.GRID, supply_area=SupplyArea.TOKYO),

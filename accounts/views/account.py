@@ -6,19 +6,20 @@ import time
 
 from django import forms
 from django.contrib import messages
-from django.db import transaction
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.authentication import Outcome, reauthenticate, reauthentication_locked
 from accounts.forms import ChangePasswordForm, ConfirmPasswordForm
+from accounts.lifecycle import account_password_change
 from accounts.mfa import recovery_codes_regenerate, second_factor_changed
 from accounts.models import AccountRequest, AccountRequestStatus
-from accounts.permissions import signed_in
+from accounts.passwords import password_change_due, password_expires_at
+from accounts.permissions import password_change_page, signed_in
 from accounts.sessions import session_end_others, sessions_active, sessions_recent
 from accounts.views.common import authenticator_step
 from accounts.webauthn import webauthn_credentials, webauthn_replaces_totp
@@ -93,7 +94,7 @@ def account(request: HttpRequest) -> HttpResponse:
     )
 
 
-@signed_in()
+@password_change_page
 def password_change(request: HttpRequest) -> HttpResponse:
     user = request.user
     form = ChangePasswordForm(request.POST or None, user=user)
@@ -101,15 +102,18 @@ def password_change(request: HttpRequest) -> HttpResponse:
     if outcome == Outcome.LOCKED:
         return _locked_out(request)
     if outcome == Outcome.OK:
-        with transaction.atomic():
-            user.set_password(form.cleaned_data["new_password1"])
-            user.password_changed_at = timezone.now()
-            user.save(update_fields=["password", "password_changed_at"])
-            session_end_others(user=user, request=request, reason="password_changed")
-            record_event(action="account.password_changed", request=request, actor=user, target_user=user)
-        messages.success(request, _("パスワードを変更しました。他の端末のセッションは終了しました。"))
-        return redirect("accounts:account")
-    return render(request, "accounts/password_change.html", {"form": form})
+        try:
+            account_password_change(user=user, password=form.cleaned_data["new_password1"], request=request)
+        except ValidationError as error:
+            form.add_error("new_password1", error)
+        else:
+            messages.success(request, _("パスワードを変更しました。他の端末のセッションは終了しました。"))
+            return redirect("accounts:account")
+    return render(
+        request,
+        "accounts/password_change.html",
+        {"form": form, "change_due": password_change_due(user), "expires_at": password_expires_at(user)},
+    )
 
 
 @signed_in()

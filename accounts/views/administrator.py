@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from accounts.forms import (
     AccountSearchForm,
     OrganisationRightsForm,
+    PasswordPolicyForm,
     ReasonForm,
     SecondFactorPolicyForm,
     TermsDraftForm,
@@ -21,12 +22,14 @@ from accounts.forms import (
 from accounts.lifecycle import (
     SuspensionCause,
     account_activation_resend,
+    account_password_change_require,
     account_request_approve,
     account_request_reject,
     account_retire,
     account_roles_change,
     account_suspend,
     account_unlock,
+    organisation_password_max_age_set,
     organisation_rights_change,
     organisation_second_factor_policy_set,
 )
@@ -48,6 +51,7 @@ from accounts.terms import terms_current, terms_draft_save, terms_publish
 from accounts.use_policy import organisation_use_policy_set
 from accounts.webauthn import webauthn_credentials
 from audit.models import SecurityEvent
+from renergy.geography import PREFECTURES
 
 
 @system_admin_only
@@ -149,6 +153,34 @@ def admin_organisation_second_factor(request: HttpRequest, pk: int) -> HttpRespo
 
 
 @system_admin_only
+def admin_organisation_password(request: HttpRequest, pk: int) -> HttpResponse:
+    """How long the organisation's passwords last (0: no expiry), and the record of earlier changes."""
+    organisation = get_object_or_404(Organisation, pk=pk)
+    form = PasswordPolicyForm(request.POST or None, initial={"days": organisation.password_max_age_days})
+    if request.method == "POST" and form.is_valid():
+        try:
+            organisation_password_max_age_set(
+                organisation=organisation, days=form.cleaned_data["days"], actor=request.user, request=request
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request, _("「%(name)s」のパスワードの有効期間を保存しました。") % {"name": organisation.name}
+            )
+            return redirect("accounts:admin_organisations")
+    changes = SecurityEvent.objects.filter(
+        organisation=organisation, action="organisation.password_max_age_changed"
+    ).select_related("actor")[:20]
+    return render(
+        request,
+        "accounts/admin_organisation_password.html",
+        {"organisation": organisation, "form": form, "changes": changes},
+        status=400 if form.errors else 200,
+    )
+
+
+@system_admin_only
 def admin_accounts(request: HttpRequest) -> HttpResponse:
     form = AccountSearchForm(request.GET or None)
     people = User.objects.select_related("organisation").order_by("organisation__name", "name")
@@ -183,6 +215,8 @@ def admin_account_action(request: HttpRequest, pk: int, action: str) -> HttpResp
             account_activation_resend(user=person, actor=request.user, request=request)
         elif action == "unlock":
             account_unlock(user=person, actor=request.user, request=request)
+        elif action == "require-password-change":
+            account_password_change_require(user=person, actor=request.user, reason=reason, request=request)
         elif action in ROLE_ACTIONS:
             account_roles_change(
                 user=person, actor=request.user, reason=reason, request=request, **ROLE_ACTIONS[action]
@@ -227,7 +261,12 @@ def admin_organisation(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "accounts/admin_organisation.html",
-        {"organisation": organisation, "form": form, "own": own},
+        {
+            "organisation": organisation,
+            "form": form,
+            "own": own,
+            "bureau_prefectures": [PREFECTURES[code][0] for code in organisation.bureau_prefecture_codes()],
+        },
         status=status,
     )
 

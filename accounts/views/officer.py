@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -16,6 +16,7 @@ from accounts.forms import AccountRequestForm, ReasonForm
 from accounts.lifecycle import (
     SuspensionCause,
     account_activation_resend,
+    account_password_change_require,
     account_reactivation_request,
     account_request_create,
     account_retire,
@@ -80,11 +81,19 @@ def _resend(request: HttpRequest, person: User, reason: str) -> None:
     account_activation_resend(user=person, actor=request.user, request=request)
 
 
+def _require_password_change(request: HttpRequest, person: User, reason: str) -> None:
+    account_password_change_require(user=person, actor=request.user, reason=reason, request=request)
+
+
 ACTIONS: dict[str, tuple[Callable[[HttpRequest, User, str], None], str]] = {
     "suspend": (_suspend, gettext_lazy("アカウントを停止しました。")),
     "reactivate": (_reactivate, gettext_lazy("利用再開を申請しました。")),
     "retire": (_retire, gettext_lazy("アカウントを廃止しました。")),
     "resend": (_resend, gettext_lazy("有効化リンクを再送しました。")),
+    "require-password-change": (
+        _require_password_change,
+        gettext_lazy("次回のサインイン（または次の操作）でパスワードの変更を求めます。"),
+    ),
 }
 
 
@@ -103,6 +112,8 @@ def officer_person_action(request: HttpRequest, pk: int, action: str) -> HttpRes
         handler(request, person, form.cleaned_data.get("reason", "") if form.is_valid() else "")
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
+    except PermissionDenied as error:
+        messages.error(request, str(error))
     else:
         messages.success(request, done)
     return redirect("accounts:officer_console")

@@ -1,4 +1,5 @@
-"""Lockout: password and second-factor failures count together, per account and per IP, also under concurrency."""
+"""Lockout: password and second-factor failures count together, per account and per IP (each with its own limit),
+also under concurrency."""
 
 from __future__ import annotations
 
@@ -6,14 +7,19 @@ import threading
 
 import pytest
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import connections
 from django.test import Client
 from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.lifecycle import account_unlock
+from audit.models import SecurityEvent
 from tests.accounts.conftest import PASSWORD, login_steps, ready, totp_code
 
 LIMIT = settings.AXES_FAILURE_LIMIT
+IP_LIMIT = settings.AXES_IP_FAILURE_LIMIT
+OFFICE = "192.0.2.80"  # one office's address, shared by everyone behind its NAT
 
 
 def _wrong_password(client: Client, email: str, **extra: str) -> int:
@@ -41,10 +47,35 @@ def test_the_account_lock_holds_from_another_ip_address(person) -> None:
     assert login_steps(Client(), person, REMOTE_ADDR="10.9.9.9").status_code == 429
 
 
+def test_the_address_limit_is_higher_than_the_account_limit() -> None:
+    assert IP_LIMIT > LIMIT
+
+
 @pytest.mark.django_db
-def test_one_ip_address_spraying_many_accounts_is_locked(orgs, make_user, person) -> None:
-    for n in range(LIMIT):
-        _wrong_password(Client(), f"someone{n}@example.jp", REMOTE_ADDR="192.0.2.66")
+def test_ten_people_mistyping_once_each_from_one_office_address_lock_nobody(orgs, make_user) -> None:
+    people = [ready(make_user(orgs.operator_a)) for _ in range(LIMIT)]
+    statuses = [_wrong_password(Client(), someone.email, REMOTE_ADDR=OFFICE) for someone in people]
+    assert statuses == [400] * LIMIT
+    # Each of them, and a colleague who made no mistake, then signs in from the same address.
+    colleague = ready(make_user(orgs.operator_a))
+    for someone in [*people, colleague]:
+        device = TOTPDevice.objects.get(user=someone)
+        assert login_steps(Client(), someone, code=totp_code(device), REMOTE_ADDR=OFFICE).status_code == 302
+
+
+@pytest.mark.django_db
+def test_one_person_mistyping_from_the_office_locks_their_account_but_not_the_address(orgs, make_user, person) -> None:
+    for _ in range(LIMIT):
+        _wrong_password(Client(), person.email, REMOTE_ADDR=OFFICE)
+    assert login_steps(Client(), person, REMOTE_ADDR=OFFICE).status_code == 429
+    colleague = ready(make_user(orgs.operator_a))
+    assert login_steps(Client(), colleague, REMOTE_ADDR=OFFICE).status_code == 302
+
+
+@pytest.mark.django_db
+def test_one_ip_address_spraying_many_accounts_is_locked_at_the_address_limit(orgs, make_user, person) -> None:
+    statuses = [_wrong_password(Client(), f"someone{n}@example.jp", REMOTE_ADDR="192.0.2.66") for n in range(IP_LIMIT)]
+    assert statuses[:-1] == [400] * (IP_LIMIT - 1) and statuses[-1] == 429
     # Even a right password for an untouched account from that address is refused; from elsewhere it works.
     assert login_steps(Client(), person, REMOTE_ADDR="192.0.2.66").status_code == 429
     assert login_steps(Client(), person, REMOTE_ADDR="192.0.2.67").status_code == 302
@@ -84,6 +115,35 @@ def test_mixed_password_and_code_failures_share_one_counter(person) -> None:
         client.post(reverse("accounts:login_code"), {"code": "999999"}).status_code for _ in range(LIMIT - half)
     ]
     assert statuses[-1] == 429
+
+
+@pytest.mark.django_db
+def test_the_administrators_unlock_clears_the_office_address_locked_by_many_people(
+    orgs, make_user, person, administrator, signed_in_client
+) -> None:
+    for n in range(IP_LIMIT):
+        _wrong_password(Client(), f"typo{n}@example.jp", REMOTE_ADDR=OFFICE)
+    # The person made no mistake of their own: the address's lock refuses them, and they call the administrator.
+    assert login_steps(Client(), person, REMOTE_ADDR=OFFICE).status_code == 429
+    colleague = ready(make_user(orgs.operator_a))
+    assert login_steps(Client(), colleague, REMOTE_ADDR=OFFICE).status_code == 429
+    admin = signed_in_client(administrator)
+    assert admin.post(reverse("accounts:admin_account_action", args=[person.pk, "unlock"])).status_code == 302
+    assert login_steps(Client(), person, REMOTE_ADDR=OFFICE).status_code == 302
+    assert login_steps(Client(), colleague, REMOTE_ADDR=OFFICE).status_code == 302
+    event = SecurityEvent.objects.get(action="auth.unlocked", target_user=person)
+    assert event.actor == administrator and event.data["addresses"] == [OFFICE]
+
+
+@pytest.mark.django_db
+def test_only_the_administrator_can_unlock(person, officer_a, signed_in_client) -> None:
+    for _ in range(LIMIT):
+        _wrong_password(Client(), person.email, REMOTE_ADDR="10.1.1.1")
+    with pytest.raises(PermissionDenied):
+        account_unlock(user=person, actor=officer_a)
+    response = signed_in_client(officer_a).post(reverse("accounts:admin_account_action", args=[person.pk, "unlock"]))
+    assert response.status_code == 403
+    assert login_steps(Client(), person, REMOTE_ADDR="10.2.2.2").status_code == 429
 
 
 @pytest.mark.django_db
@@ -129,11 +189,12 @@ def test_parallel_password_guesses_on_one_account_stop_at_the_limit(person) -> N
 
 
 @pytest.mark.django_db(transaction=True)
-def test_parallel_guesses_from_one_ip_across_accounts_stop_at_the_limit(person) -> None:
+def test_parallel_guesses_from_one_ip_across_accounts_stop_at_the_address_limit(person, settings) -> None:
+    settings.AXES_IP_FAILURE_LIMIT = 15  # fewer threads than the default would need; still above the account's
     statuses = _fire_in_parallel(
         40, lambda n: _wrong_password(Client(), f"sprayed{n}@example.jp", REMOTE_ADDR="198.51.100.99")
     )
-    assert statuses.count(400) <= LIMIT - 1, statuses
+    assert statuses.count(400) <= 15 - 1, statuses
     assert login_steps(Client(), person, REMOTE_ADDR="198.51.100.99").status_code == 429
 
 

@@ -153,7 +153,7 @@ def test_it_refuses_sign_in_from_outside_the_organisations_ip_ranges(client: Cli
     device = TOTPDevice.objects.get(user=person)
     outside = login_steps(client, person, REMOTE_ADDR="198.51.100.7")
     assert outside.status_code == 400
-    assert "接続元" in outside.content.decode()
+    assert "メールアドレスまたはパスワードが正しくありません" in outside.content.decode()
     assert SecurityEvent.objects.filter(action="auth.ip_refused", target_user=person).exists()
     inside = login_steps(Client(), person, code=totp_code(device), REMOTE_ADDR="192.0.2.10")
     assert inside.status_code == 302 and inside["Location"] == reverse("accounts:home")

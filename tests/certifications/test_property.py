@@ -11,6 +11,7 @@ from django.test import RequestFactory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from accounts.models import BureauScope, OrganisationKind
 from certifications.copy_export import export_ids
 from certifications.exports import export_fields
 from certifications.models import Facility, FacilitySite, OperatorKind
@@ -27,6 +28,7 @@ ADDRESSES = (
     "東京都八王子市1",  # 13 / 132012 / tokyo
     "神奈川県横浜市1",  # 14 / 141003 / tokyo
     "大阪府大阪市1",  # 27 / 271004 / kansai
+    "福井県福井市1",  # 18 / 182010 / hokuriku area, Kinki bureau
     "北海道札幌市1",  # 01 / 011002 / hokkaido
 )
 OWNERS = (None, "operator_a", "operator_b")
@@ -40,11 +42,18 @@ facility_strategy = st.tuples(
 )
 
 
+# Each bureau's prefectures, written out here rather than read from renergy.geography.
+KINKI = {"18", "25", "26", "27", "28", "29", "30"}
+
+
 def expected_visible(user, facility: Facility) -> bool:
     organisation = user.organisation
     policy = POLICY.get(organisation.kind)
     if policy is None or policy.scope is Scope.NONE:
         return False
+    if organisation.kind == OrganisationKind.BUREAU and organisation.bureau_scope == BureauScope.REGION:
+        assert organisation.bureau_region == "kinki"  # the cast's only confined bureau
+        return FacilitySite.objects.filter(facility=facility, prefecture_code__in=KINKI).exists()
     if policy.scope is Scope.ALL:
         return True
     if policy.scope is Scope.AREA:

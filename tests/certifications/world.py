@@ -13,6 +13,7 @@ from tests.certifications.conftest import facility_create
 ROLES = (
     "agency",
     "bureau",
+    "bureau_kinki",
     "designated",
     "contractor",
     "grid_tokyo",
@@ -33,6 +34,7 @@ EVERY_ID = (SHINJUKU_A, HACHIOJI_B, OSAKA, SAITAMA_WITH_SHINJUKU_SITE, SAPPORO_A
 EXPECTED: dict[str, frozenset[str]] = {
     "agency": frozenset(EVERY_ID),
     "bureau": frozenset(EVERY_ID),
+    "bureau_kinki": frozenset({OSAKA}),  # confined to Fukui, Shiga, Kyoto, Osaka, Hyogo, Nara, Wakayama
     "designated": frozenset(EVERY_ID),
     "contractor": frozenset(),
     "grid_tokyo": frozenset({SHINJUKU_A, HACHIOJI_B, SAITAMA_WITH_SHINJUKU_SITE}),

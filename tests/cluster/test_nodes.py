@@ -136,13 +136,14 @@ def test_lockout_counts_failures_from_both_nodes(cluster: Cluster) -> None:
     limit = 10
     assert statuses[400] <= limit and statuses[400] + statuses[429] == len(outcomes), statuses
     assert set(nodes) == set(cluster.node_names)
-    # Locked on both nodes, even with the right password, for the account (any address) and for the address.
+    # The account is locked on both nodes, even with the right password from another address. The address is not:
+    # its own limit (AXES_IP_FAILURE_LIMIT) is higher, and the account's lock stopped the count at the account's.
     for node in cluster.node_names:
         owner = Person(cluster, victim, source="127.0.0.67")
         assert owner.post("/login/", {"username": victim, "password": owner.password}, node=node).status_code == 429
         other = Person(cluster, demo_email("operator"), source="127.0.0.66")
         assert (
-            other.post("/login/", {"username": other.email, "password": other.password}, node=node).status_code == 429
+            other.post("/login/", {"username": other.email, "password": other.password}, node=node).status_code == 302
         )
         owner.close()
         other.close()

@@ -38,7 +38,7 @@ def test_a_forged_header_from_an_untrusted_peer_does_not_pass_the_registered_ip_
         Client(), restricted_person, code=totp_code(device), REMOTE_ADDR=PEER, HTTP_X_FORWARDED_FOR=FORGED
     )
     assert response.status_code == 400
-    assert "登録した接続元以外" in response.content.decode()
+    assert "メールアドレスまたはパスワードが正しくありません" in response.content.decode()
     assert SecurityEvent.objects.get(action="auth.ip_refused").ip == PEER
     record = AccessRecord.objects.get(request_id=response["X-Request-ID"])
     assert record.ip == PEER  # the access record names the real peer, not the forged address
@@ -46,7 +46,7 @@ def test_a_forged_header_from_an_untrusted_peer_does_not_pass_the_registered_ip_
 
 def test_a_forged_header_does_not_dodge_the_per_ip_lock(orgs, make_user) -> None:
     bystander = ready(make_user(orgs.operator_b))
-    for n in range(LIMIT):
+    for n in range(settings.AXES_IP_FAILURE_LIMIT):
         Client().post(
             reverse("accounts:login"),
             {"username": f"sprayed{n}@example.jp", "password": "wrong password 123"},
