@@ -3,7 +3,7 @@ nothing here deletes people, consent records or terms versions."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin
@@ -66,7 +66,7 @@ class OrganisationAdmin(NoDeleteAdmin):
         if change:
             obj.save(update_fields=["name"])  # the only field left editable here
         else:
-            organisation_create(organisation=obj, actor=request.user, request=request)
+            organisation_create(organisation=obj, actor=cast(User, request.user), request=request)
 
 
 class UserAdminForm(forms.ModelForm):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.auth.password_validation import password_validators_help_text_html, validate_password
 from django.utils.translation import gettext_lazy as _
@@ -37,12 +39,12 @@ class NewPasswordForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
-    def __init__(self, *args: object, user: User, **kwargs: object) -> None:
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         self.user = user
         super().__init__(*args, **kwargs)
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
         first, second = data.get("new_password1"), data.get("new_password2")
         if first and second and first != second:
             raise forms.ValidationError(_("確認用のパスワードが一致しません。"))
@@ -101,9 +103,10 @@ class OrganisationRightsForm(forms.Form):
     is_active = forms.BooleanField(label=_("有効"), required=False)
     reason = forms.CharField(label=_("変更理由"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
 
-    def __init__(self, *args: object, organisation: Organisation, **kwargs: object) -> None:
+    def __init__(self, *args: Any, organisation: Organisation, **kwargs: Any) -> None:
         initial = {name: getattr(organisation, name) for name in ("supply_area", "jurisdiction_code", "ip_ranges")}
-        super().__init__(*args, initial={**initial, "is_active": organisation.is_active}, **kwargs)
+        kwargs["initial"] = {**initial, "is_active": organisation.is_active}
+        super().__init__(*args, **kwargs)
 
 
 class KeyNameForm(forms.Form):

@@ -11,6 +11,7 @@ without losing them (the outbox sends them when it can).
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -46,7 +47,11 @@ def idle_accounts_warn() -> list[int]:
         f"AND (idle_warning_sent_at IS NULL OR idle_warning_sent_at < {_LAST_USE}) "
         "RETURNING id, email, organisation_id"
     )
-    params = {"now": now, "active": AccountStatus.ACTIVE, "warn_before": now - timedelta(days=days - warn_days)}
+    params: dict[str, Any] = {
+        "now": now,
+        "active": AccountStatus.ACTIVE,
+        "warn_before": now - timedelta(days=days - warn_days),
+    }
     events_sql, event_params = events_insert_sql(
         action="account.idle_warning_sent",
         data={"days_left": warn_days},

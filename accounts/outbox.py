@@ -119,7 +119,8 @@ def outbox_deliver_due(*, limit: int = 500) -> dict[str, int]:
                     smtp.open()
                 smtp.send_messages([_message(email)])
             except Exception as error:
-                smtp = _close_quietly(smtp)
+                _close_quietly(smtp)
+                smtp = None
                 final = attempts >= settings.OUTBOX_MAX_ATTEMPTS
                 OutboundEmail.objects.filter(pk=email.pk).update(
                     status=OutboundEmailStatus.FAILED if final else OutboundEmailStatus.PENDING,

@@ -379,7 +379,7 @@ def _check_on_replica(alias: str, name: str, params: dict[str, Any]) -> None:
         rows = cursor.fetchall()
     if rows:
         with connection.cursor() as cursor:
-            cursor.executemany(_INSERT_ROW, [(*row[:7], Jsonb(row[7]), row[8]) for row in rows])
+            cursor.executemany(_INSERT_ROW, [(*row[:7], Jsonb(row[7]), row[8]) for row in rows])  # type: ignore[arg-type]
 
 
 def _previous_month(now: datetime) -> tuple[int, int]:

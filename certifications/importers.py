@@ -40,7 +40,7 @@ import openpyxl
 from django.db import transaction
 from django.utils import timezone, translation
 
-from certifications.models import Facility, FacilitySite, OperatorKind, PowerSource, Scheme
+from certifications.models import Facility, FacilitySite, OperatorKind, PowerSource, Scheme, facility_field
 from certifications.municipalities import resolve_address
 from certifications.operators import operator_kind_derive
 from certifications.planner import facility_statistics_refresh
@@ -203,7 +203,7 @@ def _choice_labels(field_name: str) -> dict[str, str]:
     labels: dict[str, str] = {}
     for language in ("ja", "en"):
         with translation.override(language):
-            for key, label in Facility._meta.get_field(field_name).flatchoices:
+            for key, label in facility_field(field_name).flatchoices:
                 labels[_header_key(str(label))] = str(key)
                 labels[_header_key(str(key))] = str(key)
     return labels
@@ -310,7 +310,7 @@ def _heading_index() -> dict[str, Column]:
         names = list(column.headings)
         for language in ("ja", "en"):
             with translation.override(language):
-                names.append(str(Facility._meta.get_field(column.field).verbose_name))
+                names.append(str(facility_field(column.field).verbose_name))
         for name in names:
             index.setdefault(_header_key(name), column)
     return index
@@ -522,9 +522,9 @@ def _parse_main(
         sites: list[tuple[str, str, str]] = [(address, *location)] if location else []
         if sites_position is not None and sites_position < len(cells) and not _blank(cells[sites_position]):
             for other in _norm(cells[sites_position]).split(SITE_SEPARATOR):
-                problem = _add_site(sites, _text(other, 10_000))
-                if problem:
-                    reasons.append(f"すべての設備所在地: {problem}")
+                site_problem = _add_site(sites, _text(other, 10_000))
+                if site_problem:
+                    reasons.append(f"すべての設備所在地: {site_problem}")
                     break
         if reasons:
             errors.append(RowError(label, "; ".join(reasons)))
@@ -587,9 +587,9 @@ def _attach_sites(table: Table, parsed: list[ParsedFacility]) -> tuple[list[RowE
             continue
         ordered.append((facility_id, number, line, label, address))
     for facility_id, _number, _line, label, address in sorted(ordered, key=lambda item: item[:3]):
-        problem = _add_site(by_id[facility_id].sites, address)
-        if problem:
-            errors.append(RowError(label, f"{SITE_ADDRESS_HEADINGS[0]}: {problem}"))
+        site_problem = _add_site(by_id[facility_id].sites, address)
+        if site_problem:
+            errors.append(RowError(label, f"{SITE_ADDRESS_HEADINGS[0]}: {site_problem}"))
     return errors, unrecognised
 
 

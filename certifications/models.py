@@ -222,6 +222,14 @@ class Facility(models.Model):
         return self.facility_id
 
 
+def facility_field(name: str) -> models.Field[Any, Any]:
+    """A column of Facility by name: the policy and every output name columns, never relations."""
+    field = Facility._meta.get_field(name)
+    if not isinstance(field, models.Field):
+        raise LookupError(f"Facility.{name} is not a column")
+    return field
+
+
 class FacilitySite(models.Model):
     """One 所在地 of a facility; position 1 is the representative address (代表住所)."""
 

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.db import connection
@@ -117,7 +117,9 @@ class FacilitySearchForm(forms.Form):
                 del self.fields[name]
         if not allowed & {"plant_name", "operator_name"}:
             del self.fields["q"]
-        self.fields["sort"].choices = [(key, label) for key, label in SORT_LABELS.items() if SORTS[key][0] in allowed]
+        cast(forms.ChoiceField, self.fields["sort"]).choices = [
+            (key, label) for key, label in SORT_LABELS.items() if SORTS[key][0] in allowed
+        ]
 
     def clean_muni(self) -> str:
         code = self.cleaned_data.get("muni", "")

@@ -27,7 +27,7 @@ class VisibleFacility:
     facility_id: str
     fields: tuple[str, ...]
     values: dict[str, Any]
-    sites: list[dict[str, str]] = field(default_factory=list)
+    sites: list[dict[str, Any]] = field(default_factory=list)
 
 
 def get_visible_facility_or_404(user: Any, facility_id: str, *, request: HttpRequest | None = None) -> VisibleFacility:
@@ -52,11 +52,12 @@ def get_visible_facility_or_404(user: Any, facility_id: str, *, request: HttpReq
         )
         raise Http404
     pk = row.pop("pk")
-    sites: list[dict[str, str]] = []
+    sites: list[dict[str, Any]] = []
     if "sites" in fields:
-        sites = list(
-            FacilitySite.objects.filter(facility_id=pk)
+        sites = [
+            dict(site)
+            for site in FacilitySite.objects.filter(facility_id=pk)
             .order_by("position")
             .values("position", "address", "prefecture_code", "municipality_code")
-        )
+        ]
     return VisibleFacility(facility_id=facility_id, fields=fields, values=row, sites=sites)

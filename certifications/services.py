@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ def import_jobs_create(*, user: Any, uploads: list[UploadedFile]) -> list[Import
             jobs.append(_job(user=user, batch=batch, name=name, file=upload))
     for job in jobs:
         # After commit, or the worker may look for a job row it cannot see yet.
-        transaction.on_commit(lambda pk=job.pk: _enqueue(pk))
+        transaction.on_commit(partial(_enqueue, job.pk))
     return jobs
 
 

@@ -34,7 +34,7 @@ def database_config(url: str, *, conn_max_age: int) -> dict[str, Any]:
 
         raise ImproperlyConfigured(f"PostgreSQL is the only supported database (got {config['ENGINE']}).")
     config.setdefault("OPTIONS", {}).update(database_options())
-    return config
+    return dict(config)
 
 
 def database_settings(runtime_url: str, owner_url: str, *, conn_max_age: int) -> dict[str, dict[str, Any]]:

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from renergy import embedded_db
 
@@ -147,7 +147,10 @@ def main() -> int:
         )
         children.start([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}"], env=runtime_env)
         ended = children.wait_any()
-        print(f"Renergy: {' '.join(map(str, ended.args[1:4]))} exited ({ended.returncode}); stopping.", flush=True)
+        print(
+            f"Renergy: {' '.join(map(str, cast(list[str], ended.args)[1:4]))} exited ({ended.returncode}); stopping.",
+            flush=True,
+        )
         code = ended.returncode or 1
     except Stop as stop:
         print(f"Renergy: {stop} received; stopping.", flush=True)

@@ -238,7 +238,9 @@ SITE_URL = env_str("SITE_URL", "http://localhost:8000")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     # Must exceed the longest task, or Redis redelivers it while it still runs.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 6 * 60 * 60)}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 6 * 60 * 60)
+    }
 else:
     CELERY_BROKER_URL = "filesystem://"
     _celery_dir = VAR_DIR / "celery"
