@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from axes.models import AccessAttempt
@@ -37,7 +38,7 @@ from accounts.models import (
     UserSession,
 )
 from accounts.outbox import outbox_enqueue_returning_sql, outbox_trigger
-from accounts.sessions import sessions_end_all
+from accounts.sessions import session_end_others, sessions_end_all
 from audit.events import events_insert_sql, record_event
 from audit.models import SecurityEvent
 
@@ -220,7 +221,7 @@ def account_request_approve(
         )
         action = "account.approved"
     else:
-        user = User.objects.select_for_update().get(pk=account_request.target_user_id)
+        user = User.objects.select_for_update().get(pk=account_request.target_user_id or 0)
         if user.status != AccountStatus.SUSPENDED:
             raise ValidationError(_("停止中のアカウントではありません。"), code="not_suspended")
         # Re-verify the address and force a new authenticator: nothing from before the suspension still works.
@@ -337,6 +338,20 @@ def account_password_set_from_link(*, token: str, password: str, request: HttpRe
     user.password_changed_at = timezone.now()
     user.save(update_fields=["password", "password_changed_at"])
     record_event(action="account.password_set", request=request, actor=user, target_user=user)
+    return user
+
+
+@transaction.atomic
+def account_password_change(*, user: User, password: str, request: HttpRequest) -> User:
+    """The signed-in person replaces their own password. The caller has had the current one re-entered through
+    the counted re-authentication (accounts.authentication.reauthenticate); every other session ends."""
+    _require_active(user)
+    validate_password(password, user)
+    user.set_password(password)
+    user.password_changed_at = timezone.now()
+    user.save(update_fields=["password", "password_changed_at"])
+    session_end_others(user=user, request=request, reason="password_changed")
+    record_event(action="account.password_changed", request=request, actor=user, target_user=user)
     return user
 
 
@@ -487,7 +502,7 @@ def _require_admin_not_own(
     return _require_reason(reason)
 
 
-def _changes(before: dict[str, object], after: dict[str, object]) -> dict[str, dict[str, object]]:
+def _changes(before: Mapping[str, object], after: Mapping[str, object]) -> dict[str, dict[str, object]]:
     changed = [name for name in before if before[name] != after[name]]
     return {"before": {n: before[n] for n in changed}, "after": {n: after[n] for n in changed}}
 

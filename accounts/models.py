@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.hashers import check_password
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -149,6 +150,19 @@ class UserManager(BaseUserManager["User"]):
         fields.setdefault("is_superuser", True)
         return self.create_user(email, password, **fields)
 
+    def managed_by(self, actor: User) -> models.QuerySet[User]:
+        """The people `actor` may see and act on: everyone for the system administrator, the officer's own
+        organisation for an officer, nobody for anyone else (the lifecycle services check the same rule on
+        every write). Every read of people on someone's behalf starts here (tests/test_chokepoints.py)."""
+        people = self.get_queryset()
+        if actor.status != AccountStatus.ACTIVE:
+            return people.none()
+        if actor.is_system_admin:
+            return people
+        if actor.is_officer:
+            return people.filter(organisation_id=actor.organisation_id)
+        return people.none()
+
 
 class User(AbstractBaseUser, PermissionsMixin):
     """One natural person. The account is never shared, reused or reissued.
@@ -182,6 +196,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     security_stamp = models.UUIDField(default=uuid.uuid4, editable=False)
 
     objects = UserManager()
+
+    if TYPE_CHECKING:
+        # Set on the request's user by django_otp's OTPMiddleware: whether this session passed a second factor.
+        def is_verified(self) -> bool: ...
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"

@@ -5,12 +5,13 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Exists, OuterRef, Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.forms import AccountSearchForm, OrganisationRightsForm, ReasonForm, SecondFactorPolicyForm
+from accounts.http import AuthenticatedHttpRequest
 from accounts.lifecycle import (
     SuspensionCause,
     account_activation_resend,
@@ -39,8 +40,12 @@ from accounts.webauthn import webauthn_credentials
 from audit.models import SecurityEvent
 
 
+def _form_errors(form: ReasonForm) -> str:
+    return " ".join(str(message) for messages_ in form.errors.values() for message in messages_)
+
+
 @system_admin_only
-def admin_requests(request: HttpRequest) -> HttpResponse:
+def admin_requests(request: AuthenticatedHttpRequest) -> HttpResponse:
     # Officers are not told whether an address exists in another organisation; the administrator is, here.
     same_address = AccountRequest.objects.filter(
         status=AccountRequestStatus.PENDING, kind=AccountRequestKind.NEW, email__iexact=OuterRef("email")
@@ -49,7 +54,7 @@ def admin_requests(request: HttpRequest) -> HttpResponse:
         AccountRequest.objects.filter(status=AccountRequestStatus.PENDING)
         .select_related("organisation", "requested_by", "target_user")
         .annotate(
-            address_registered=Exists(User.objects.filter(email__iexact=OuterRef("email"))),
+            address_registered=Exists(User.objects.managed_by(request.user).filter(email__iexact=OuterRef("email"))),
             address_requested_elsewhere=Exists(same_address),
         )
     )
@@ -58,7 +63,7 @@ def admin_requests(request: HttpRequest) -> HttpResponse:
 
 @system_admin_only
 @require_POST
-def admin_request_decide(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
+def admin_request_decide(request: AuthenticatedHttpRequest, pk: int, decision: str) -> HttpResponse:
     account_request = get_object_or_404(AccountRequest, pk=pk)
     try:
         if decision == "approve":
@@ -66,10 +71,13 @@ def admin_request_decide(request: HttpRequest, pk: int, decision: str) -> HttpRe
             messages.success(request, _("承認しました。本人に有効化リンクを送信しました。"))
         elif decision == "reject":
             form = ReasonForm(request.POST)
+            if not form.is_valid():
+                messages.error(request, _form_errors(form))
+                return redirect("accounts:admin_requests")
             account_request_reject(
                 account_request=account_request,
                 actor=request.user,
-                reason=form.data.get("reason", ""),
+                reason=form.cleaned_data["reason"],
                 request=request,
             )
             messages.success(request, _("却下しました。"))
@@ -81,7 +89,7 @@ def admin_request_decide(request: HttpRequest, pk: int, decision: str) -> HttpRe
 
 
 @system_admin_only
-def admin_organisations(request: HttpRequest) -> HttpResponse:
+def admin_organisations(request: AuthenticatedHttpRequest) -> HttpResponse:
     organisations = Organisation.objects.annotate(
         active_members=Count("members", filter=Q(members__status="active")),
         officers=Count("members", filter=Q(members__is_officer=True, members__status="active")),
@@ -90,12 +98,13 @@ def admin_organisations(request: HttpRequest) -> HttpResponse:
 
 
 def _policy_label(setting: dict) -> str:
-    label = str(dict(SecondFactorPolicy.choices).get(setting.get("policy"), setting.get("policy", "")))
+    policy = str(setting.get("policy", ""))
+    label = str(dict(SecondFactorPolicy.choices).get(policy, policy))
     return f"{label}（{_('端末に固定されたキーのみ')}）" if setting.get("device_bound_only") else label
 
 
 @system_admin_only
-def admin_organisation_second_factor(request: HttpRequest, pk: int) -> HttpResponse:
+def admin_organisation_second_factor(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Which second factors the organisation's people may use, and the record of earlier changes."""
     organisation = get_object_or_404(Organisation, pk=pk)
     form = SecondFactorPolicyForm(
@@ -126,9 +135,9 @@ def admin_organisation_second_factor(request: HttpRequest, pk: int) -> HttpRespo
             "before": _policy_label(event.data.get("before") or {}),
             "after": _policy_label(event.data.get("after") or {}),
         }
-        for event in SecurityEvent.objects.filter(
-            organisation=organisation, action="organisation.second_factor_policy_changed"
-        ).select_related("actor")[:20]
+        for event in SecurityEvent.objects.visible_to(request.user)
+        .filter(organisation=organisation, action="organisation.second_factor_policy_changed")
+        .select_related("actor")[:20]
     ]
     return render(
         request,
@@ -138,9 +147,9 @@ def admin_organisation_second_factor(request: HttpRequest, pk: int) -> HttpRespo
 
 
 @system_admin_only
-def admin_accounts(request: HttpRequest) -> HttpResponse:
+def admin_accounts(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = AccountSearchForm(request.GET or None)
-    people = User.objects.select_related("organisation").order_by("organisation__name", "name")
+    people = User.objects.managed_by(request.user).select_related("organisation").order_by("organisation__name", "name")
     if form.is_valid() and form.cleaned_data["q"]:
         q = form.cleaned_data["q"]
         people = people.filter(Q(name__icontains=q) | Q(email__icontains=q) | Q(organisation__name__icontains=q))
@@ -148,8 +157,8 @@ def admin_accounts(request: HttpRequest) -> HttpResponse:
 
 
 @system_admin_only
-def admin_account_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    person = get_object_or_404(User.objects.select_related("organisation"), pk=pk)
+def admin_account_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    person = get_object_or_404(User.objects.managed_by(request.user).select_related("organisation"), pk=pk)
     return render(
         request,
         "accounts/admin_account.html",
@@ -159,9 +168,13 @@ def admin_account_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @system_admin_only
 @require_POST
-def admin_account_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
-    person = get_object_or_404(User, pk=pk)
-    reason = ReasonForm(request.POST).data.get("reason", "")
+def admin_account_action(request: AuthenticatedHttpRequest, pk: int, action: str) -> HttpResponse:
+    person = get_object_or_404(User.objects.managed_by(request.user), pk=pk)
+    form = ReasonForm(request.POST)
+    if action not in REASONLESS_ACTIONS and not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect("accounts:admin_account", pk=person.pk)
+    reason = form.cleaned_data.get("reason", "") if form.is_valid() else ""
     try:
         if action == "suspend":
             cause = SuspensionCause.ANOMALY if request.POST.get("anomaly") else SuspensionCause.ADMINISTRATOR
@@ -187,6 +200,9 @@ def admin_account_action(request: HttpRequest, pk: int, action: str) -> HttpResp
     return redirect("accounts:admin_account", pk=person.pk)
 
 
+# The actions that ask for no reason (the rest are refused without one, or with one longer than the form allows).
+REASONLESS_ACTIONS = frozenset({"resend", "unlock"})
+
 ROLE_ACTIONS: dict[str, dict[str, bool]] = {
     "grant-officer": {"is_officer": True},
     "revoke-officer": {"is_officer": False},
@@ -196,7 +212,7 @@ ROLE_ACTIONS: dict[str, dict[str, bool]] = {
 
 
 @system_admin_only
-def admin_organisation(request: HttpRequest, pk: int) -> HttpResponse:
+def admin_organisation(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """An organisation's data scope (area, jurisdiction, IP ranges, active), changed with a reason through the
     one service; the administrator's own organisation is shown but cannot be changed."""
     organisation = get_object_or_404(Organisation, pk=pk)
@@ -222,7 +238,7 @@ def admin_organisation(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @system_admin_only
-def admin_outbox(request: HttpRequest) -> HttpResponse:
+def admin_outbox(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Mail not yet sent and mail that failed (the outbox): the administrator sees an SMTP outage here.
     Subjects and addresses only; the body (which may hold a one-time link) is never shown."""
     unsent = OutboundEmail.objects.filter(status__in=[OutboundEmailStatus.PENDING, OutboundEmailStatus.SENDING])

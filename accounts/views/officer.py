@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.forms import AccountRequestForm, ReasonForm
+from accounts.http import AuthenticatedHttpRequest
 from accounts.lifecycle import (
     SuspensionCause,
     account_activation_resend,
@@ -24,21 +26,26 @@ from accounts.lifecycle import (
 from accounts.models import AccountRequest, User
 from accounts.permissions import officer_only
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
-def _own_person(request: HttpRequest, pk: int) -> User:
+
+def _own_person(request: AuthenticatedHttpRequest, pk: int) -> User:
     # Scoped in the query: a person of another organisation is simply not found.
-    return get_object_or_404(User, pk=pk, organisation_id=request.user.organisation_id)
+    return get_object_or_404(User.objects.managed_by(request.user), pk=pk, organisation_id=request.user.organisation_id)
 
 
 @officer_only
-def officer_console(request: HttpRequest) -> HttpResponse:
+def officer_console(request: AuthenticatedHttpRequest) -> HttpResponse:
     organisation = request.user.organisation
     return render(
         request,
         "accounts/officer_console.html",
         {
             "organisation": organisation,
-            "people": User.objects.filter(organisation=organisation).order_by("status", "name"),
+            "people": User.objects.managed_by(request.user)
+            .filter(organisation=organisation)
+            .order_by("status", "name"),
             "requests": AccountRequest.objects.filter(organisation=organisation).select_related("target_user")[:50],
             "reason_form": ReasonForm(),
         },
@@ -46,7 +53,7 @@ def officer_console(request: HttpRequest) -> HttpResponse:
 
 
 @officer_only
-def officer_request_account(request: HttpRequest) -> HttpResponse:
+def officer_request_account(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = AccountRequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -59,23 +66,23 @@ def officer_request_account(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/officer_request.html", {"form": form})
 
 
-def _suspend(request: HttpRequest, person: User, reason: str) -> None:
+def _suspend(request: AuthenticatedHttpRequest, person: User, reason: str) -> None:
     account_suspend(user=person, reason=reason, actor=request.user, cause=SuspensionCause.TRANSFER, request=request)
 
 
-def _reactivate(request: HttpRequest, person: User, reason: str) -> None:
+def _reactivate(request: AuthenticatedHttpRequest, person: User, reason: str) -> None:
     account_reactivation_request(user=person, officer=request.user, reason=reason, request=request)
 
 
-def _retire(request: HttpRequest, person: User, reason: str) -> None:
+def _retire(request: AuthenticatedHttpRequest, person: User, reason: str) -> None:
     account_retire(user=person, reason=reason, actor=request.user, request=request)
 
 
-def _resend(request: HttpRequest, person: User, reason: str) -> None:
+def _resend(request: AuthenticatedHttpRequest, person: User, reason: str) -> None:
     account_activation_resend(user=person, actor=request.user, request=request)
 
 
-ACTIONS: dict[str, tuple[Callable[[HttpRequest, User, str], None], str]] = {
+ACTIONS: dict[str, tuple[Callable[[AuthenticatedHttpRequest, User, str], None], StrOrPromise]] = {
     "suspend": (_suspend, gettext_lazy("アカウントを停止しました。")),
     "reactivate": (_reactivate, gettext_lazy("利用再開を申請しました。")),
     "retire": (_retire, gettext_lazy("アカウントを廃止しました。")),
@@ -85,7 +92,7 @@ ACTIONS: dict[str, tuple[Callable[[HttpRequest, User, str], None], str]] = {
 
 @officer_only
 @require_POST
-def officer_person_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+def officer_person_action(request: AuthenticatedHttpRequest, pk: int, action: str) -> HttpResponse:
     if action not in ACTIONS:
         raise Http404
     person = _own_person(request, pk)

@@ -103,3 +103,30 @@ def test_home_tells_the_administrator_about_pending_requests(officer_a, administ
 def test_home_tells_an_officer_about_the_console(officer_a, signed_in_client) -> None:
     page = signed_in_client(officer_a).get(reverse("accounts:home")).content.decode()
     assert reverse("accounts:officer_console") in page
+
+
+def test_a_reason_longer_than_the_form_allows_is_refused_by_the_form_not_the_database(
+    officer_a, administrator, person, signed_in_client
+) -> None:
+    client = signed_in_client(administrator)
+    too_long = "理" * 501
+    response = client.post(
+        reverse("accounts:admin_account_action", args=[person.pk, "suspend"]), {"reason": too_long}, follow=True
+    )
+    assert response.status_code == 200
+    assert "500" in response.content.decode()  # the form's own message names the limit
+    person.refresh_from_db()
+    assert person.status == AccountStatus.ACTIVE
+    account_request = account_request_create(officer=officer_a, email="long@example.jp", name="L")
+    url = reverse("accounts:admin_request_decide", args=[account_request.pk, "reject"])
+    assert client.post(url, {"reason": too_long}, follow=True).status_code == 200
+    account_request.refresh_from_db()
+    assert account_request.status == "pending"
+
+
+def test_the_administrator_cannot_suspend_or_retire_without_a_reason(administrator, person, signed_in_client) -> None:
+    client = signed_in_client(administrator)
+    for action in ("suspend", "retire", "grant-officer"):
+        client.post(reverse("accounts:admin_account_action", args=[person.pk, action]), {"reason": "  "})
+    person.refresh_from_db()
+    assert person.status == AccountStatus.ACTIVE and not person.is_officer
