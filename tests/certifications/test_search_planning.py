@@ -23,7 +23,7 @@ from certifications.search import FacilitySearchForm, ResultCount, search_count,
 from tests.certifications.test_import import csv_bytes, row
 from tests.certifications.test_search_export_limits import many  # noqa: F401 - the shared fixture
 from tests.database import as_superuser
-from tests.query_counts import assert_query_baseline
+from tests.query_counts import SIGNED_IN, assert_query_baseline
 
 pytestmark = pytest.mark.django_db
 
@@ -156,16 +156,6 @@ def test_back_link_drops_parameters_that_are_not_search_conditions(orgs, make_us
 
 
 # --- query-count baselines ----------------------------------------------------------------------------------
-
-# Every signed-in request: the session (database sessions), the person and organisation, the TOTP device, the
-# current terms; the audit record comes on top.
-SIGNED_IN = {
-    "django_session": 1,
-    "accounts_user": 1,
-    "accounts_organisation": 1,
-    "otp_totp_totpdevice": 1,
-    "accounts_termsversion": 1,
-}
 
 
 @pytest.mark.usefixtures("many")
