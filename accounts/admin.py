@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.admin_site import SecretSafeAdmin
+from accounts.admin_site import ReadOnlyAdmin, SecretSafeAdmin
 from accounts.lifecycle import ORGANISATION_RIGHTS, organisation_create
 from accounts.models import AccountRequest, Organisation, TermsAcceptance, TermsVersion, User, UserSession
 
@@ -122,28 +122,24 @@ class TermsVersionAdmin(NoDeleteAdmin):
         return ["version", "title", "body_ja", "body_en", "published_at"] if obj and obj.acceptances.exists() else []
 
 
-class ReadOnlyAdmin(NoDeleteAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+class AdministratorReadOnlyAdmin(ReadOnlyAdmin, NoDeleteAdmin):
+    """Read-only (ReadOnlyAdmin first), and shown to the administrator without Django permissions (NoDeleteAdmin)."""
 
 
 @admin.register(TermsAcceptance)
-class TermsAcceptanceAdmin(ReadOnlyAdmin):
+class TermsAcceptanceAdmin(AdministratorReadOnlyAdmin):
     list_display = ["user", "terms", "accepted_at", "ip_address"]
     list_select_related = ["user", "terms"]
 
 
 @admin.register(AccountRequest)
-class AccountRequestAdmin(ReadOnlyAdmin):
+class AccountRequestAdmin(AdministratorReadOnlyAdmin):
     list_display = ["kind", "email", "organisation", "status", "requested_by", "requested_at", "decided_by"]
     list_filter = ["status", "kind"]
     list_select_related = ["organisation", "requested_by", "decided_by"]
 
 
 @admin.register(UserSession)
-class UserSessionAdmin(ReadOnlyAdmin):
+class UserSessionAdmin(AdministratorReadOnlyAdmin):
     list_display = ["user", "ip_address", "created_at", "last_seen_at", "ended_at", "end_reason"]
     list_select_related = ["user"]

@@ -78,6 +78,20 @@ class SecretSafeAdmin(admin.ModelAdmin):
         return [field for field in super().get_search_fields(request) if not _mentions_secret(field.lstrip("^=@"))]
 
 
+class ReadOnlyAdmin(SecretSafeAdmin):
+    """Rows that change only through their services, or never (consent, sessions, the audit trail): the admin
+    shows them and cannot add, change or delete one."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class RenergyAdminSite(OTPAdminSite):
     """Defence in depth behind AccessGateMiddleware (which gives the whole admin namespace one rule):
     OTPAdminSite alone checks a verified device but not enrolment, status or consent, so we check them too."""

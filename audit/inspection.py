@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import jpholiday
 from django.conf import settings
@@ -21,11 +20,11 @@ from accounts.models import AccountStatus, Organisation, User
 from audit.events import record_event
 from audit.models import Finding, FindingReview, InspectionRun, InspectionRunStatus, ReviewState
 from renergy.databases import LOCK_INSPECTION_RUN, job_lock, job_running, long_statements
+from renergy.geography import JST
 from renergy.replica import read_alias
 
 logger = logging.getLogger("audit")
 
-JST = ZoneInfo("Asia/Tokyo")
 
 DEFAULTS: dict[str, Any] = {
     # JST: requests before work_hour_start, from work_hour_end on, at weekends or on holidays are off-hours

@@ -9,7 +9,7 @@ referenced by id without a database constraint, so the trail never blocks or cas
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -127,7 +127,7 @@ class AccessRecord(AppendOnlyModel):
     part = models.IntegerField(_("分割番号"), default=0)
     record_hash = models.CharField(_("ハッシュ"), max_length=64)
 
-    objects = AuditTrailQuerySet.as_manager()
+    objects: ClassVar[models.Manager[Any]] = AuditTrailQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("アクセス記録")
@@ -160,7 +160,7 @@ class SecurityEvent(AppendOnlyModel):
     data = models.JSONField(_("詳細"), default=dict, blank=True)
     record_hash = models.CharField(_("ハッシュ"), max_length=64)
 
-    objects = AuditTrailQuerySet.as_manager()
+    objects: ClassVar[models.Manager[Any]] = AuditTrailQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("セキュリティイベント")

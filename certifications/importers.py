@@ -40,7 +40,15 @@ import openpyxl
 from django.db import transaction
 from django.utils import timezone, translation
 
-from certifications.models import Facility, FacilitySite, OperatorKind, PowerSource, Scheme, facility_field
+from certifications.models import (
+    FACILITY_ID_PATTERN,
+    Facility,
+    FacilitySite,
+    OperatorKind,
+    PowerSource,
+    Scheme,
+    facility_field,
+)
 from certifications.municipalities import resolve_address
 from certifications.operators import operator_kind_derive
 from certifications.planner import facility_statistics_refresh
@@ -52,7 +60,6 @@ SITES_SHEET = "すべての設備所在地"
 BATCH = 1000
 HEADER_SEARCH_ROWS = 30
 EXCEL_EPOCH = datetime.date(1899, 12, 30)
-FACILITY_ID = re.compile(r"^[A-Z0-9]{6,20}$")
 SITE_SEPARATOR = " / "  # how a download joins all 所在地 into one cell (copy_export.SITE_SEPARATOR)
 ACCEPTED_SUFFIXES = (".xlsx", ".csv")
 # A zip of all 47 prefectures is well under these; anything beyond is refused before it is unpacked.
@@ -351,6 +358,20 @@ class ImportResult:
     # Headings (「シート: 見出し」) and sheets the importer does not know; their data was not imported.
     unrecognised: list[str] = field(default_factory=list)
 
+    @property
+    def event_action(self) -> str:
+        return "facility.imported" if not self.errors else "facility.import_rejected"
+
+    def event_data(self) -> dict[str, int]:
+        """The counts the import's event records (the job's service and the command add where it came from)."""
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "errors": len(self.errors),
+            "unrecognised": len(self.unrecognised),
+        }
+
 
 # --- reading -------------------------------------------------------------------------------------------
 
@@ -505,7 +526,7 @@ def _parse_main(
             if not column.derived:
                 values[column.field] = value
         facility_id = values.get("facility_id", "")
-        if not FACILITY_ID.match(facility_id or ""):
+        if not FACILITY_ID_PATTERN.match(facility_id or ""):
             reasons.append("設備ID: 英大文字と数字6〜20文字ではありません")
         elif facility_id in seen:
             reasons.append(f"設備ID: {facility_id} が {seen[facility_id]} と重複しています")

@@ -6,7 +6,6 @@ policy is never selected from the database and cannot reach a template, a file o
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,10 +13,9 @@ from django.http import Http404, HttpRequest
 
 from audit.events import record_event
 from certifications import policy
-from certifications.models import Facility, FacilitySite
+from certifications.models import FACILITY_ID_PATTERN, Facility, FacilitySite
 
 # Anything else cannot be a facility ID; such paths are answered exactly like an unknown ID.
-FACILITY_ID_PATTERN = re.compile(r"^[A-Z0-9]{6,20}$")
 
 
 @dataclass

@@ -136,18 +136,7 @@ def _import_job_run(job: ImportJob) -> ImportJob:
     job.created_count, job.updated_count, job.unchanged_count = result.created, result.updated, result.unchanged
     job.finished_at = timezone.now()
     job.save()
-    record_event(
-        action="facility.imported" if not result.errors else "facility.import_rejected",
-        actor=job.created_by,
-        data={
-            "job": job.pk,
-            "created": result.created,
-            "updated": result.updated,
-            "unchanged": result.unchanged,
-            "errors": len(result.errors),
-            "unrecognised": len(result.unrecognised),
-        },
-    )
+    record_event(action=result.event_action, actor=job.created_by, data={"job": job.pk, **result.event_data()})
     return job
 
 

@@ -7,8 +7,13 @@ below is only the usual default, used by importers and the generator when no are
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+# Japan Standard Time: days, months and fiscal years (April → March) of the register and the trail are Japan's.
+JST = ZoneInfo("Asia/Tokyo")
 
 
 class SupplyArea(models.TextChoices):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -17,11 +16,11 @@ from audit.inspection import (
     month_bounds,
 )
 from audit.models import Finding, FindingKind, InspectionRunStatus, SecurityEvent
+from renergy.geography import JST
 from tests.audit.planting import plant, plant_all
 
 pytestmark = [pytest.mark.django_db]
 
-JST = ZoneInfo("Asia/Tokyo")
 OFFICE = "198.51.100.10"
 RETAIL = "203.0.113.45"  # the group's retail company, outside the grid operator's registered range
 

@@ -8,13 +8,11 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.export import bundle_write
-
-JST = ZoneInfo("Asia/Tokyo")
+from renergy.geography import JST
 
 
 def _day(text: str) -> date:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from audit.sealing import verify
+from renergy.geography import JST
 
-JST = ZoneInfo("Asia/Tokyo")
 _RESULT = {"ok": "OK", "failed": "FAILED", "not_checked": "NOT CHECKED"}
 
 
