@@ -10,17 +10,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.actions import ADMINISTRATOR_ACTIONS, offered
 from accounts.forms import AccountSearchForm, OrganisationRightsForm, ReasonForm, SecondFactorPolicyForm
 from accounts.http import AuthenticatedHttpRequest
 from accounts.lifecycle import (
-    SuspensionCause,
-    account_activation_resend,
     account_request_approve,
     account_request_reject,
-    account_retire,
     account_roles_change,
-    account_suspend,
-    account_unlock,
     organisation_rights_change,
     organisation_second_factor_policy_set,
 )
@@ -58,7 +54,7 @@ def admin_requests(request: AuthenticatedHttpRequest) -> HttpResponse:
             address_requested_elsewhere=Exists(same_address),
         )
     )
-    return render(request, "accounts/admin_requests.html", {"pending": pending, "reason_form": ReasonForm()})
+    return render(request, "accounts/admin_requests.html", {"pending": pending})
 
 
 @system_admin_only
@@ -162,7 +158,11 @@ def admin_account_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResp
     return render(
         request,
         "accounts/admin_account.html",
-        {"person": person, "reason_form": ReasonForm(), "security_keys": webauthn_credentials(person)},
+        {
+            "person": person,
+            "actions": offered(ADMINISTRATOR_ACTIONS, person),
+            "security_keys": webauthn_credentials(person),
+        },
     )
 
 
@@ -170,38 +170,30 @@ def admin_account_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResp
 @require_POST
 def admin_account_action(request: AuthenticatedHttpRequest, pk: int, action: str) -> HttpResponse:
     person = get_object_or_404(User.objects.managed_by(request.user), pk=pk)
+    chosen = ADMINISTRATOR_ACTIONS.get(action)
+    if chosen is None and action not in ROLE_ACTIONS:
+        raise Http404
     form = ReasonForm(request.POST)
-    if action not in REASONLESS_ACTIONS and not form.is_valid():
+    needs_reason = chosen is None or chosen.needs_reason  # a change of rights always gives its reason
+    if needs_reason and not form.is_valid():
         messages.error(request, _form_errors(form))
         return redirect("accounts:admin_account", pk=person.pk)
-    reason = form.cleaned_data.get("reason", "") if form.is_valid() else ""
+    reason = form.cleaned_data["reason"] if needs_reason else ""
     try:
-        if action == "suspend":
-            cause = SuspensionCause.ANOMALY if request.POST.get("anomaly") else SuspensionCause.ADMINISTRATOR
-            account_suspend(user=person, reason=reason, actor=request.user, cause=cause, request=request)
-        elif action == "retire":
-            account_retire(user=person, reason=reason, actor=request.user, request=request)
-        elif action == "resend":
-            account_activation_resend(user=person, actor=request.user, request=request)
-        elif action == "unlock":
-            account_unlock(user=person, actor=request.user, request=request)
-        elif action in ROLE_ACTIONS:
+        if chosen is not None:
+            chosen.perform(request, person, reason)
+        else:
             account_roles_change(
                 user=person, actor=request.user, reason=reason, request=request, **ROLE_ACTIONS[action]
             )
-        else:
-            raise Http404
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     except PermissionDenied as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, _("操作を完了しました。"))
+        messages.success(request, chosen.done if chosen is not None else _("権限を変更しました。"))
     return redirect("accounts:admin_account", pk=person.pk)
 
-
-# The actions that ask for no reason (the rest are refused without one, or with one longer than the form allows).
-REASONLESS_ACTIONS = frozenset({"resend", "unlock"})
 
 ROLE_ACTIONS: dict[str, dict[str, bool]] = {
     "grant-officer": {"is_officer": True},

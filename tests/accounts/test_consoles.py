@@ -130,3 +130,18 @@ def test_the_administrator_cannot_suspend_or_retire_without_a_reason(administrat
         client.post(reverse("accounts:admin_account_action", args=[person.pk, action]), {"reason": "  "})
     person.refresh_from_db()
     assert person.status == AccountStatus.ACTIVE and not person.is_officer
+
+
+def test_each_console_offers_the_lifecycle_actions_of_the_persons_status_only(
+    officer_a, administrator, person, signed_in_client
+) -> None:
+    account_suspend(user=person, reason="異動", actor=officer_a)
+    officer_page = signed_in_client(officer_a).get(reverse("accounts:officer_console")).content.decode()
+    admin_page = signed_in_client(administrator).get(reverse("accounts:admin_account", args=[person.pk])).content
+    offered = {
+        "officer": {a for a in ("suspend", "reactivate", "retire", "resend") if f"/{person.pk}/{a}/" in officer_page},
+        "administrator": {
+            a for a in ("suspend", "retire", "resend", "unlock") if f"/{person.pk}/{a}/" in admin_page.decode()
+        },
+    }
+    assert offered == {"officer": {"reactivate", "retire"}, "administrator": {"retire", "unlock"}}
