@@ -68,15 +68,6 @@ def email_account_suspended(user: User, reason: str) -> None:
     )
 
 
-def email_idle_warning(user: User, days_left: int) -> None:
-    _send(
-        "idle_warning",
-        IDLE_WARNING_SUBJECT,
-        user,
-        {"days_left": days_left, "url": login_url()},
-    )
-
-
 def email_second_factor_changed(user: User, *, authenticator: bool) -> None:
     """A new authenticator or new recovery codes: the person hears of it on their registered address, so a
     stolen session that tried to make itself a permanent second factor is noticed."""

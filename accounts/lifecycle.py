@@ -254,15 +254,6 @@ def account_request_approve(
     return user, token
 
 
-def account_reactivation_approve(
-    *, account_request: AccountRequest, actor: User, request: HttpRequest | None = None
-) -> tuple[User, str]:
-    """The administrator approves an officer's reactivation request (see account_request_approve)."""
-    if account_request.kind != AccountRequestKind.REACTIVATION:
-        raise ValidationError(_("利用再開の申請ではありません。"), code="wrong_kind")
-    return account_request_approve(account_request=account_request, actor=actor, request=request)
-
-
 @transaction.atomic
 def account_request_reject(
     *, account_request: AccountRequest, actor: User, reason: str, request: HttpRequest | None = None

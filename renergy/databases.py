@@ -111,12 +111,6 @@ def restore_statement_limit_after_migrations(sender: object, using: str = "defau
         cursor.execute("RESET statement_timeout")
 
 
-def is_timeout(error: BaseException) -> bool:
-    """A lock_timeout, statement_timeout or cancelled query: the database is blocked, not the request wrong."""
-    cause = getattr(error, "__cause__", None) or error
-    return getattr(cause, "sqlstate", None) in {"55P03", "57014"}
-
-
 # Advisory-lock namespaces of the jobs that must run on one worker at a time (first key of the pair).
 LOCK_INSPECTION_RUN = 11_001
 LOCK_IMPORT_JOB = 11_002

@@ -138,8 +138,9 @@ def main() -> int:
             # One worker serves the sealing queue too: in the demo it holds the dev signing key (var/).
             children.start([*celery, "worker", "--loglevel=INFO", "--pool=threads", "--concurrency=2",
                             "--queues=celery,audit-seal"], env=owner_env, log=worker_log)  # fmt: skip
-            children.start([*celery, "beat", "--loglevel=INFO", f"--schedule={var_dir / 'celerybeat-schedule'}",
-                            f"--pidfile={var_dir / 'celerybeat.pid'}"], env=runtime_env, log=beat)  # fmt: skip
+            # The schedule lives in the database (LeaderDatabaseScheduler): beat takes no --schedule file.
+            children.start([*celery, "beat", "--loglevel=INFO", f"--pidfile={var_dir / 'celerybeat.pid'}"],
+                           env=runtime_env, log=beat)  # fmt: skip
         print(
             f"Renergy: http://localhost:{port}/  (admin console: /admin/; Celery worker and beat: "
             f"{var_dir}/celery-*.log; e-mails: {var_dir}/mail/)",

@@ -15,13 +15,13 @@ from django.urls import reverse
 from audit.models import SecurityEvent
 from certifications import search
 from certifications.importers import facilities_import
-from certifications.limits import usage_today
 from certifications.models import Facility, UsageKind
 from certifications.planner import facility_statistics_refresh
 from certifications.policy import allowed_fields
 from certifications.search import FacilitySearchForm, ResultCount, search_count, search_queryset
 from tests.certifications.test_import import csv_bytes, row
 from tests.certifications.test_search_export_limits import many  # noqa: F401 - the shared fixture
+from tests.certifications.usage import usage_today
 from tests.database import as_superuser
 from tests.query_counts import SIGNED_IN, assert_query_baseline
 

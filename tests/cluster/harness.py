@@ -358,7 +358,7 @@ class Cluster:
         proc = self._spawn(
             name,
             [str(VENV_BIN / "celery"), "-A", "renergy", "beat", "--loglevel=INFO",
-             f"--schedule={self.dir / f'{name}-schedule'}", f"--pidfile={self.dir / f'{name}.pid'}"],
+             f"--pidfile={self.dir / f'{name}.pid'}"],
             LOG_LEVEL="INFO",
         )  # fmt: skip
         self.procs[name] = proc
