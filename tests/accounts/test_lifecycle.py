@@ -158,7 +158,7 @@ def test_reactivation_of_an_active_account_is_refused(person, officer_a):
         account_reactivation_request(user=person, officer=officer_a, reason="x")
 
 
-def test_retirement_is_final(person, officer_a, administrator):
+def test_a_retired_account_can_never_be_suspended_reactivated_or_used_again(person, officer_a, administrator):
     account_retire(user=person, reason="退職", actor=officer_a)
     person.refresh_from_db()
     assert person.status == AccountStatus.RETIRED

@@ -114,7 +114,7 @@ def test_the_run_reports_progress_and_completes(july_2023) -> None:
     assert run.percent == 100
 
 
-def test_account_management_findings(orgs, make_user) -> None:
+def test_never_used_dormant_and_officerless_accounts_are_found_and_busy_ones_are_not(orgs, make_user) -> None:
     now = timezone.now()
     never = make_user(orgs.operator_a, date_joined=now - timedelta(days=60))
     dormant = make_user(orgs.operator_b, last_activity_at=now - timedelta(days=170))
