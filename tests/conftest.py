@@ -9,6 +9,7 @@ production (audit.roles), so a missing grant fails a test.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -150,7 +151,7 @@ def officer_b(orgs, make_user) -> User:
     return ready(make_user(orgs.operator_b, officer=True))
 
 
-# --- accounts: a fully signed-in test client (verified TOTP device + current terms accepted) -------------
+# A fully signed-in test client (verified TOTP device + current terms accepted).
 @pytest.fixture
 def signed_in_client(db: None):
     """Callable: user -> django.test.Client signed in like after password + TOTP + consent (accounts.testing)."""
@@ -159,12 +160,9 @@ def signed_in_client(db: None):
     return signed_in_client
 
 
-# --- end accounts ---------------------------------------------------------------------------------------
-
-
-# --- audit: test-only flush past the audit tables' TRUNCATE guards; a fresh anchor store per test --------
+# Test-only: the flush past the audit tables' TRUNCATE guards, and a fresh anchor store per test.
 @pytest.fixture(autouse=True, scope="session")
-def _flush_past_audit_guards() -> None:
+def _flush_past_audit_guards() -> Iterator[None]:
     """Transactional and live-server tests end with a flush (TRUNCATE), which the audit tables refuse.
 
     Here only, the flush runs with triggers off (session_replication_role = replica, which needs the
@@ -184,9 +182,9 @@ def _flush_past_audit_guards() -> None:
             for sql in sql_list:
                 cursor.execute(sql)
 
-    DatabaseOperations.execute_sql_flush = execute_sql_flush
+    DatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign,assignment]
     yield
-    DatabaseOperations.execute_sql_flush = original
+    DatabaseOperations.execute_sql_flush = original  # type: ignore[method-assign]
 
 
 @pytest.fixture(autouse=True)

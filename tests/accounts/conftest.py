@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from django.test import Client
 from django.urls import reverse
@@ -21,7 +22,7 @@ def totp_code(device: TOTPDevice, offset: int = 0) -> str:
     return f"{totp.token():0{device.digits}d}"
 
 
-def login_steps(client: Client, user: User, *, password: str = PASSWORD, code: str | None = None, **extra: str):
+def login_steps(client: Client, user: User, *, password: str = PASSWORD, code: str | None = None, **extra: Any):
     """Password step then code step through the real views; returns the last response."""
     response = client.post(reverse("accounts:login"), {"username": user.email, "password": password}, **extra)
     if response.status_code != 302 or code is None:

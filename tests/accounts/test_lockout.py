@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -16,7 +17,7 @@ from tests.accounts.conftest import PASSWORD, login_steps, ready, totp_code
 LIMIT = settings.AXES_FAILURE_LIMIT
 
 
-def _wrong_password(client: Client, email: str, **extra: str) -> int:
+def _wrong_password(client: Client, email: str, **extra: Any) -> int:
     return client.post(
         reverse("accounts:login"), {"username": email, "password": "wrong password 123"}, **extra
     ).status_code

@@ -133,6 +133,7 @@ def test_a_review_is_recorded(july_2023, orgs, make_user) -> None:
     run, shared, _ = july_2023
     admin = make_user(orgs.contractor)
     finding = Finding.objects.filter(run=run, user_id=shared.pk).first()
+    assert finding is not None
     finding_review(finding=finding, state="escalated", note="資源エネルギー庁へ報告", actor=admin)
     finding.refresh_from_db()
     assert finding.review_state == "escalated"

@@ -85,6 +85,7 @@ def test_the_contractor_reviews_a_finding_in_the_browser(orgs, make_user, signed
     admin = make_user(orgs.contractor)
     client = signed_in_client(admin)
     assert client.get(reverse("audit:inspection", args=[run.pk])).status_code == 200
+    assert finding is not None
     response = client.post(
         reverse("audit:finding", args=[finding.pk]), {"state": "explained", "note": "異動に伴う未使用"}
     )
