@@ -193,19 +193,8 @@ def signin_second_factor(request: HttpRequest, *, user: User, code: str) -> Step
             return StepResult(Outcome.INVALID)
     if not _ip_allowed(request, user):
         return StepResult(Outcome.IP_REFUSED, user)
-    request.session.pop(PENDING_KEY, None)
-    signin_complete(request, user=user, device=device)
-    record_event(
-        action="auth.login",
-        request=request,
-        actor=user,
-        target_user=user,
-        data={
-            "device": device.persistent_id,
-            "method": "recovery_code" if isinstance(device, StaticDevice) else "totp",
-            "recovery_code": isinstance(device, StaticDevice),
-        },
-    )
+    recovery = isinstance(device, StaticDevice)
+    _signed_in(request, user=user, device=device, method="recovery_code" if recovery else "totp")
     return StepResult(Outcome.OK, user, device)
 
 
@@ -246,22 +235,17 @@ def signin_webauthn(request: HttpRequest, *, user: User, state: dict, data: dict
             return StepResult(outcome, user, reason=reason)
     if not _ip_allowed(request, user):
         return StepResult(Outcome.IP_REFUSED, user)
+    _signed_in(request, user=user, device=device, method="webauthn", credential_id_sha256=device.credential_id_sha256)
+    webauthn_note_use(request=request, user=user, device=device)
+    return StepResult(Outcome.OK, user, device)
+
+
+def _signed_in(request: HttpRequest, *, user: User, device: Device, method: str, **detail: str) -> None:
+    """The second step passed: the pending step ends, the person is signed in and the login is recorded."""
     request.session.pop(PENDING_KEY, None)
     signin_complete(request, user=user, device=device)
-    webauthn_note_use(request=request, user=user, device=device)
-    record_event(
-        action="auth.login",
-        request=request,
-        actor=user,
-        target_user=user,
-        data={
-            "device": device.persistent_id,
-            "method": "webauthn",
-            "credential_id_sha256": device.credential_id_sha256,
-            "recovery_code": False,
-        },
-    )
-    return StepResult(Outcome.OK, user, device)
+    data = {"device": device.persistent_id, "method": method, **detail, "recovery_code": method == "recovery_code"}
+    record_event(action="auth.login", request=request, actor=user, target_user=user, data=data)
 
 
 def signin_complete(request: HttpRequest, *, user: User, device: Device) -> None:

@@ -5,7 +5,7 @@ report.py and sealing.py; every view declares who may use it.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django import forms
@@ -31,6 +31,7 @@ from audit.inspection import (
     month_bounds,
 )
 from audit.models import AccessRecord, Finding, InspectionRun, InspectionRunStatus, ReviewState, SecurityEvent
+from renergy.geography import jst_days
 
 PAGE_SIZE = 200
 
@@ -53,8 +54,7 @@ def _log_page(request: HttpRequest, records: QuerySet[AccessRecord], events: Que
         day_from = form.cleaned_data["day_from"] or day_from
         day_to = form.cleaned_data["day_to"] or day_to
         user = form.cleaned_data["user"]
-    start = datetime.combine(day_from, time(), JST)
-    end = datetime.combine(day_to + timedelta(days=1), time(), JST)
+    start, end = jst_days(day_from, day_to)
     records = records.filter(at__gte=start, at__lt=end, part=0)
     events = events.filter(at__gte=start, at__lt=end)
     if user:
