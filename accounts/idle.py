@@ -14,13 +14,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts import emails
 from accounts.lifecycle import accounts_suspend_idle
 from accounts.models import AccountStatus, User
-from accounts.outbox import outbox_enqueue_returning_sql, outbox_trigger
+from accounts.outbox import outbox_enqueue_returning_sql, outbox_statement_run
 from audit.events import events_insert_sql
 
 IDLE_REASON = "長期間未利用による自動停止 (automatic suspension after {days} days without use)"
@@ -66,9 +66,4 @@ def idle_accounts_warn() -> list[int]:
     )
     params.update(event_params, **outbox_params)
     sql = f"WITH changed AS ({due_sql}), mail AS ({outbox_sql}), events AS ({events_sql}) SELECT id FROM changed"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        ids = [row[0] for row in cursor.fetchall()]
-    if ids:
-        outbox_trigger()
-    return ids
+    return outbox_statement_run(sql, params)

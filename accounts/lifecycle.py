@@ -16,7 +16,7 @@ from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
@@ -37,7 +37,7 @@ from accounts.models import (
     User,
     UserSession,
 )
-from accounts.outbox import outbox_enqueue_returning_sql, outbox_trigger
+from accounts.outbox import outbox_enqueue_returning_sql, outbox_statement_run
 from accounts.sessions import session_end_others, sessions_end_all
 from audit.events import events_insert_sql, record_event
 from audit.models import SecurityEvent
@@ -651,12 +651,7 @@ def accounts_suspend_idle(*, idle_before: datetime, reason: str, idle_days: int)
         events AS ({events_sql})
         SELECT id FROM changed
     """  # noqa: S608 - table names are the models'; every value is a parameter
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        ids = [row[0] for row in cursor.fetchall()]
-    if ids:
-        outbox_trigger()
-    return ids
+    return outbox_statement_run(sql, params)
 
 
 # --- organisation settings --------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
-from django.db import transaction
+from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -75,6 +75,17 @@ def outbox_enqueue_returning_sql(*, kind: str, subject: str, context: dict[str, 
         f"next_attempt_at, last_error) SELECT %(now)s, %(outbox_kind)s, changed.id, changed.email, %(outbox_subject)s, "
         f"%(outbox_context)s::jsonb, '{OutboundEmailStatus.PENDING}', 0, %(now)s, '' FROM changed"
     ), {"outbox_kind": kind, "outbox_subject": subject, "outbox_context": json.dumps(context, ensure_ascii=False)}
+
+
+def outbox_statement_run(sql: str, params: dict[str, Any]) -> list[int]:
+    """Run one bulk statement whose `changed` rows also enqueue their mail (outbox_enqueue_returning_sql): the
+    ids it changed, and the sender woken after commit when there are any."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = [row[0] for row in cursor.fetchall()]
+    if ids:
+        outbox_trigger()
+    return ids
 
 
 def _backoff(attempts: int) -> timedelta:
