@@ -44,7 +44,7 @@ class LayoutPerson:
 ANONYMOUS = LayoutPerson(signed_in=False, onboarding=False)
 
 # The main menu, in order. Each entry is shown to whoever its view's declared access rule admits
-# (accounts.permissions), so the menu cannot drift from the rules; a URL name that does not exist is left out.
+# (accounts.permissions), so the menu cannot drift from the rules.
 MENU: list[tuple[str, Any]] = [
     ("accounts:home", _("ホーム")),
     ("certifications:list", _("認定設備の検索")),
@@ -65,7 +65,8 @@ MENU: list[tuple[str, Any]] = [
 
 
 def _url_for(name: str, user: Any) -> str | None:
-    """The entry's URL when the view's rule admits this fully signed-in person, else None."""
+    """The entry's URL when the view's rule admits this fully signed-in person, else None (also when the URLconf
+    in use has no such view, as a test's own URLconf)."""
     try:
         url = reverse(name)
     except NoReverseMatch:
