@@ -3,7 +3,7 @@ nothing here deletes people, consent records or terms versions."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin
@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.admin_site import SecretSafeAdmin
+from accounts.admin_site import ReadOnlyAdmin, SecretSafeAdmin
 from accounts.lifecycle import ORGANISATION_RIGHTS, organisation_create
 from accounts.models import AccountRequest, Organisation, TermsAcceptance, TermsVersion, User, UseRequest, UserSession
 from accounts.use_policy import USE_POLICY_FIELDS
@@ -68,7 +68,7 @@ class OrganisationAdmin(NoDeleteAdmin):
         if change:
             obj.save(update_fields=["name"])  # the only field left editable here
         else:
-            organisation_create(organisation=obj, actor=request.user, request=request)
+            organisation_create(organisation=obj, actor=cast(User, request.user), request=request)
 
 
 class UserAdminForm(forms.ModelForm):
@@ -115,16 +115,12 @@ class UserAdmin(NoDeleteAdmin):
         return False  # accounts come only from an officer's request and the administrator's approval
 
 
-class ReadOnlyAdmin(NoDeleteAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+class AdministratorReadOnlyAdmin(ReadOnlyAdmin, NoDeleteAdmin):
+    """Read-only (ReadOnlyAdmin first), and shown to the administrator without Django permissions (NoDeleteAdmin)."""
 
 
 @admin.register(TermsVersion)
-class TermsVersionAdmin(ReadOnlyAdmin):
+class TermsVersionAdmin(AdministratorReadOnlyAdmin):
     """Shown only: terms are drafted, previewed and published in the administrator console (「利用規約」), where
     each step is recorded and a published version can no longer change."""
 
@@ -132,26 +128,26 @@ class TermsVersionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(TermsAcceptance)
-class TermsAcceptanceAdmin(ReadOnlyAdmin):
+class TermsAcceptanceAdmin(AdministratorReadOnlyAdmin):
     list_display = ["user", "terms", "accepted_at", "ip_address"]
     list_select_related = ["user", "terms"]
 
 
 @admin.register(AccountRequest)
-class AccountRequestAdmin(ReadOnlyAdmin):
+class AccountRequestAdmin(AdministratorReadOnlyAdmin):
     list_display = ["kind", "email", "organisation", "status", "requested_by", "requested_at", "decided_by"]
     list_filter = ["status", "kind"]
     list_select_related = ["organisation", "requested_by", "decided_by"]
 
 
 @admin.register(UserSession)
-class UserSessionAdmin(ReadOnlyAdmin):
+class UserSessionAdmin(AdministratorReadOnlyAdmin):
     list_display = ["user", "ip_address", "created_at", "last_seen_at", "ended_at", "end_reason"]
     list_select_related = ["user"]
 
 
 @admin.register(UseRequest)
-class UseRequestAdmin(ReadOnlyAdmin):
+class UseRequestAdmin(AdministratorReadOnlyAdmin):
     list_display = ["user", "organisation", "status", "minutes", "requested_at", "decided_by", "window_end"]
     list_filter = ["status"]
     list_select_related = ["user", "organisation", "decided_by"]

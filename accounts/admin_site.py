@@ -50,11 +50,11 @@ class SecretSafeAdmin(admin.ModelAdmin):
         names = {self.date_hierarchy} if self.date_hierarchy else set()
         for item in self.get_list_filter(request) if request is not None else self.list_filter:
             if isinstance(item, type) and issubclass(item, SimpleListFilter):
-                names.add(item.parameter_name)
+                names.add(str(item.parameter_name))
             elif isinstance(item, list | tuple):
-                names.add(item[0])
+                names.add(str(item[0]))
             else:
-                names.add(item)
+                names.add(str(item))
         return names
 
     def lookup_allowed(self, lookup: str, value: Any, request: HttpRequest | None = None) -> bool:
@@ -71,11 +71,25 @@ class SecretSafeAdmin(admin.ModelAdmin):
             item
             for item in super().get_list_filter(request)
             if not (isinstance(item, str) and _mentions_secret(item))
-            and not (isinstance(item, list | tuple) and _mentions_secret(item[0]))
+            and not (isinstance(item, list | tuple) and _mentions_secret(str(item[0])))
         ]
 
     def get_search_fields(self, request: HttpRequest) -> list[str]:
         return [field for field in super().get_search_fields(request) if not _mentions_secret(field.lstrip("^=@"))]
+
+
+class ReadOnlyAdmin(SecretSafeAdmin):
+    """Rows that change only through their services, or never (consent, sessions, the audit trail): the admin
+    shows them and cannot add, change or delete one."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class RenergyAdminSite(OTPAdminSite):

@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import django_otp
 from axes.handlers.proxy import AxesProxyHandler
@@ -36,6 +37,7 @@ from django_otp_webauthn import exceptions as webauthn_exceptions
 from django_otp_webauthn.models import WebAuthnCredential
 from django_otp_webauthn.utils import rewrite_exceptions
 
+from accounts.http import AuthenticatedHttpRequest
 from accounts.models import AccountStatus, RecoveryCodeDevice, User
 from accounts.sessions import session_started
 from accounts.terms import terms_remember_in_session
@@ -132,6 +134,11 @@ def _outside_ip_ranges(request: HttpRequest, username: str, password: str) -> bo
     return True
 
 
+def _mark_locked_out(request: HttpRequest) -> None:
+    # django-axes answers with its lockout response when the request carries this flag.
+    request.axes_locked_out = True  # type: ignore[attr-defined]
+
+
 def signin_password(request: HttpRequest, *, username: str, password: str) -> StepResult:
     """Step one. On success the session only remembers that this person passed the password, for five minutes.
 
@@ -139,7 +146,7 @@ def signin_password(request: HttpRequest, *, username: str, password: str) -> St
     username = username.strip().lower()
     with _attempt_guard(request, username):
         if is_locked_out(request, username):
-            request.axes_locked_out = True
+            _mark_locked_out(request)
             record_event(action="auth.locked_out_attempt", request=request, data={"username": username})
             return StepResult(Outcome.LOCKED)
         if _outside_ip_ranges(request, username, password):
@@ -185,7 +192,7 @@ def signin_second_factor(request: HttpRequest, *, user: User, code: str) -> Step
     code = re.sub(r"\s+", "", code or "").lower()
     with _attempt_guard(request, user.email):
         if is_locked_out(request, user.email):
-            request.axes_locked_out = True
+            _mark_locked_out(request)
             return StepResult(Outcome.LOCKED)
         device = _device_for(user, code)
         if isinstance(device, TOTPDevice) and webauthn_replaces_totp(user):
@@ -216,19 +223,8 @@ def signin_second_factor(request: HttpRequest, *, user: User, code: str) -> Step
         # Told only after both factors, so the refusal says nothing to someone who holds the password alone.
         request.session.pop(PENDING_KEY, None)
         return StepResult(Outcome.OUTSIDE_HOURS, user)
-    request.session.pop(PENDING_KEY, None)
-    signin_complete(request, user=user, device=device)
-    record_event(
-        action="auth.login",
-        request=request,
-        actor=user,
-        target_user=user,
-        data={
-            "device": device.persistent_id,
-            "method": "recovery_code" if isinstance(device, StaticDevice) else "totp",
-            "recovery_code": isinstance(device, StaticDevice),
-        },
-    )
+    recovery = isinstance(device, StaticDevice)
+    _signed_in(request, user=user, device=device, method="recovery_code" if recovery else "totp")
     return StepResult(Outcome.OK, user, device)
 
 
@@ -241,7 +237,7 @@ def signin_webauthn(request: HttpRequest, *, user: User, state: dict, data: dict
     helper = WebAuthnCredential.get_webauthn_helper(request=request)
     with _attempt_guard(request, user.email):
         if is_locked_out(request, user.email):
-            request.axes_locked_out = True
+            _mark_locked_out(request)
             return StepResult(Outcome.LOCKED)
         device, reason = None, ""
         try:
@@ -249,13 +245,15 @@ def signin_webauthn(request: HttpRequest, *, user: User, state: dict, data: dict
                 device = helper.authenticate_complete(user=user, state=state, data=data)
         except webauthn_exceptions.OTPWebAuthnApiError as error:
             reason = error.code
-        if device is not None and not device.confirmed:
+        if device is None:
+            reason = reason or "invalid"
+        elif not device.confirmed:
             reason = "credential_disabled"
-        elif device is not None and not user.organisation.accepts_webauthn_credential(
+        elif not user.organisation.accepts_webauthn_credential(
             backup_eligible=device.backup_eligible, backup_state=device.backup_state
         ):
             reason = "synced_passkey_refused"
-        if reason:
+        if reason or device is None:
             _count_failure(request, user.email)
             record_event(
                 action="auth.mfa_refused_policy" if reason == "synced_passkey_refused" else "auth.mfa_failed",
@@ -271,22 +269,17 @@ def signin_webauthn(request: HttpRequest, *, user: User, state: dict, data: dict
         # Told only after both factors, so the refusal says nothing to someone who holds the password alone.
         request.session.pop(PENDING_KEY, None)
         return StepResult(Outcome.OUTSIDE_HOURS, user)
+    _signed_in(request, user=user, device=device, method="webauthn", credential_id_sha256=device.credential_id_sha256)
+    webauthn_note_use(request=request, user=user, device=device)
+    return StepResult(Outcome.OK, user, device)
+
+
+def _signed_in(request: HttpRequest, *, user: User, device: Device, method: str, **detail: str) -> None:
+    """The second step passed: the pending step ends, the person is signed in and the login is recorded."""
     request.session.pop(PENDING_KEY, None)
     signin_complete(request, user=user, device=device)
-    webauthn_note_use(request=request, user=user, device=device)
-    record_event(
-        action="auth.login",
-        request=request,
-        actor=user,
-        target_user=user,
-        data={
-            "device": device.persistent_id,
-            "method": "webauthn",
-            "credential_id_sha256": device.credential_id_sha256,
-            "recovery_code": False,
-        },
-    )
-    return StepResult(Outcome.OK, user, device)
+    data = {"device": device.persistent_id, "method": method, **detail, "recovery_code": method == "recovery_code"}
+    record_event(action="auth.login", request=request, actor=user, target_user=user, data=data)
 
 
 def signin_complete(request: HttpRequest, *, user: User, device: Device) -> None:
@@ -297,7 +290,7 @@ def signin_complete(request: HttpRequest, *, user: User, device: Device) -> None
     terms_remember_in_session(request, user)
 
 
-def reauthenticate(request: HttpRequest, password: str, *, purpose: str = "confirm_password") -> Outcome:
+def reauthenticate(request: AuthenticatedHttpRequest, password: str, *, purpose: str = "confirm_password") -> Outcome:
     """The signed-in person re-enters their current password before something that needs it (a password change,
     new recovery codes, a new authenticator, a new security key...). Counted in the same lockout as sign-in, per
     account and per IP, refused while it holds, and recorded either way: a stolen session cookie must not become
@@ -305,10 +298,10 @@ def reauthenticate(request: HttpRequest, password: str, *, purpose: str = "confi
     response becomes the lockout page)."""
     user = request.user
     username = user.email
-    event = {"request": request, "actor": user, "target_user": user, "data": {"purpose": purpose}}
+    event: dict[str, Any] = {"request": request, "actor": user, "target_user": user, "data": {"purpose": purpose}}
     with _attempt_guard(request, username):
         if is_locked_out(request, username):
-            request.axes_locked_out = True
+            _mark_locked_out(request)
             record_event(action="auth.reauth_refused_locked", **event)
             return Outcome.LOCKED
         if not user.check_password(password):
@@ -319,12 +312,12 @@ def reauthenticate(request: HttpRequest, password: str, *, purpose: str = "confi
     return Outcome.OK
 
 
-def reauthentication_locked(request: HttpRequest, *, purpose: str) -> bool:
+def reauthentication_locked(request: AuthenticatedHttpRequest, *, purpose: str) -> bool:
     """For a step that follows reauthenticate() (the new device's code): refused, and recorded, while the
     person's account or address is locked out."""
     if not is_locked_out(request, request.user.email):
         return False
-    request.axes_locked_out = True
+    _mark_locked_out(request)
     record_event(
         action="auth.reauth_refused_locked",
         request=request,

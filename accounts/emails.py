@@ -12,8 +12,9 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 
-from accounts.models import JST, AccountRequest, AccountRequestStatus, AccountStatus, User, UseRequest, UseRequestStatus
+from accounts.models import AccountRequest, AccountRequestStatus, AccountStatus, User, UseRequest, UseRequestStatus
 from accounts.outbox import outbox_enqueue
+from renergy.geography import JST
 
 SUSPENDED_SUBJECT = "【再エネ業務管理システム】アカウント停止のお知らせ / Your account is suspended"
 IDLE_WARNING_SUBJECT = (
@@ -66,15 +67,6 @@ def email_account_suspended(user: User, reason: str) -> None:
         SUSPENDED_SUBJECT,
         user,
         {"reason": reason},
-    )
-
-
-def email_idle_warning(user: User, days_left: int) -> None:
-    _send(
-        "idle_warning",
-        IDLE_WARNING_SUBJECT,
-        user,
-        {"days_left": days_left, "url": login_url()},
     )
 
 

@@ -40,12 +40,12 @@ class NewPasswordForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
-    def __init__(self, *args: object, user: User, **kwargs: object) -> None:
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         self.user = user
         super().__init__(*args, **kwargs)
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
         first, second = data.get("new_password1"), data.get("new_password2")
         if first and second and first != second:
             raise forms.ValidationError(_("確認用のパスワードが一致しません。"))
@@ -115,10 +115,11 @@ class OrganisationRightsForm(forms.Form):
     )
     reason = forms.CharField(label=_("変更理由"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
 
-    def __init__(self, *args: object, organisation: Organisation, **kwargs: object) -> None:
+    def __init__(self, *args: Any, organisation: Organisation, **kwargs: Any) -> None:
         names = ("supply_area", "jurisdiction_code", "ip_ranges", "bureau_region", "bureau_scope")
         initial = {name: getattr(organisation, name) for name in names}
-        super().__init__(*args, initial={**initial, "is_active": organisation.is_active}, **kwargs)
+        kwargs["initial"] = {**initial, "is_active": organisation.is_active}
+        super().__init__(*args, **kwargs)
         if organisation.kind != OrganisationKind.BUREAU:
             del self.fields["bureau_region"], self.fields["bureau_scope"]
 

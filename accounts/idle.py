@@ -11,15 +11,16 @@ without losing them (the outbox sends them when it can).
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts import emails
 from accounts.lifecycle import accounts_suspend_idle
 from accounts.models import AccountStatus, User
-from accounts.outbox import outbox_enqueue_returning_sql, outbox_trigger
+from accounts.outbox import outbox_enqueue_returning_sql, outbox_statement_run
 from audit.events import events_insert_sql
 
 IDLE_REASON = "長期間未利用による自動停止 (automatic suspension after {days} days without use)"
@@ -46,7 +47,11 @@ def idle_accounts_warn() -> list[int]:
         f"AND (idle_warning_sent_at IS NULL OR idle_warning_sent_at < {_LAST_USE}) "
         "RETURNING id, email, organisation_id"
     )
-    params = {"now": now, "active": AccountStatus.ACTIVE, "warn_before": now - timedelta(days=days - warn_days)}
+    params: dict[str, Any] = {
+        "now": now,
+        "active": AccountStatus.ACTIVE,
+        "warn_before": now - timedelta(days=days - warn_days),
+    }
     events_sql, event_params = events_insert_sql(
         action="account.idle_warning_sent",
         data={"days_left": warn_days},
@@ -61,9 +66,4 @@ def idle_accounts_warn() -> list[int]:
     )
     params.update(event_params, **outbox_params)
     sql = f"WITH changed AS ({due_sql}), mail AS ({outbox_sql}), events AS ({events_sql}) SELECT id FROM changed"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        ids = [row[0] for row in cursor.fetchall()]
-    if ids:
-        outbox_trigger()
-    return ids
+    return outbox_statement_run(sql, params)

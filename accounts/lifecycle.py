@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from axes.models import AccessAttempt
@@ -15,7 +16,7 @@ from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
@@ -37,7 +38,7 @@ from accounts.models import (
     User,
     UserSession,
 )
-from accounts.outbox import outbox_enqueue_returning_sql, outbox_trigger
+from accounts.outbox import outbox_enqueue_returning_sql, outbox_statement_run
 from accounts.sessions import session_end_others, sessions_end_all
 from audit.events import events_insert_sql, record_event
 from audit.models import SecurityEvent
@@ -221,7 +222,7 @@ def account_request_approve(
         )
         action = "account.approved"
     else:
-        user = User.objects.select_for_update().get(pk=account_request.target_user_id)
+        user = User.objects.select_for_update().get(pk=account_request.target_user_id or 0)
         if user.status != AccountStatus.SUSPENDED:
             raise ValidationError(_("停止中のアカウントではありません。"), code="not_suspended")
         # Re-verify the address and force a new authenticator: nothing from before the suspension still works.
@@ -253,15 +254,6 @@ def account_request_approve(
         data={"request_id": account_request.pk, "requested_by": account_request.requested_by_id},
     )
     return user, token
-
-
-def account_reactivation_approve(
-    *, account_request: AccountRequest, actor: User, request: HttpRequest | None = None
-) -> tuple[User, str]:
-    """The administrator approves an officer's reactivation request (see account_request_approve)."""
-    if account_request.kind != AccountRequestKind.REACTIVATION:
-        raise ValidationError(_("利用再開の申請ではありません。"), code="wrong_kind")
-    return account_request_approve(account_request=account_request, actor=actor, request=request)
 
 
 @transaction.atomic
@@ -444,6 +436,7 @@ def account_password_change(*, user: User, password: str, request: HttpRequest) 
     The same password again is refused: a change that the organisation or an officer asked for must change it.
     Ends the person's other sessions and clears any required change."""
     user = User.objects.select_for_update().select_related("organisation").get(pk=user.pk)
+    _require_active(user)
     if user.check_password(password):
         raise ValidationError(
             _("新しいパスワードは現在のパスワードと異なるものにしてください。"), code="password_unchanged"
@@ -550,7 +543,7 @@ def _require_admin_not_own(
     return _require_reason(reason)
 
 
-def _changes(before: dict[str, object], after: dict[str, object]) -> dict[str, dict[str, object]]:
+def _changes(before: Mapping[str, object], after: Mapping[str, object]) -> dict[str, dict[str, object]]:
     changed = [name for name in before if before[name] != after[name]]
     return {"before": {n: before[n] for n in changed}, "after": {n: after[n] for n in changed}}
 
@@ -716,12 +709,7 @@ def accounts_suspend_idle(*, idle_before: datetime, reason: str, idle_days: int)
         events AS ({events_sql})
         SELECT id FROM changed
     """  # noqa: S608 - table names are the models'; every value is a parameter
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        ids = [row[0] for row in cursor.fetchall()]
-    if ids:
-        outbox_trigger()
-    return ids
+    return outbox_statement_run(sql, params)
 
 
 # --- organisation settings --------------------------------------------------------------------------------------

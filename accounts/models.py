@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import uuid
 from datetime import datetime, time
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING
 
 import jpholiday
 from django.contrib.auth.hashers import check_password
@@ -20,9 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from django_otp.plugins.otp_static.models import StaticDevice
 
-from renergy.geography import BureauRegion, SupplyArea, bureau_prefectures
-
-JST = ZoneInfo("Asia/Tokyo")
+from renergy.geography import JST, BureauRegion, SupplyArea, bureau_prefectures
 
 
 class OrganisationKind(models.TextChoices):
@@ -232,6 +230,19 @@ class UserManager(BaseUserManager["User"]):
         fields.setdefault("is_superuser", True)
         return self.create_user(email, password, **fields)
 
+    def managed_by(self, actor: User) -> models.QuerySet[User]:
+        """The people `actor` may see and act on: everyone for the system administrator, the officer's own
+        organisation for an officer, nobody for anyone else (the lifecycle services check the same rule on
+        every write). Every read of people on someone's behalf starts here (tests/test_chokepoints.py)."""
+        people = self.get_queryset()
+        if actor.status != AccountStatus.ACTIVE:
+            return people.none()
+        if actor.is_system_admin:
+            return people
+        if actor.is_officer:
+            return people.filter(organisation_id=actor.organisation_id)
+        return people.none()
+
 
 class User(AbstractBaseUser, PermissionsMixin):
     """One natural person. The account is never shared, reused or reissued.
@@ -268,6 +279,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     security_stamp = models.UUIDField(default=uuid.uuid4, editable=False)
 
     objects = UserManager()
+
+    if TYPE_CHECKING:
+        # Set on the request's user by django_otp's OTPMiddleware: whether this session passed a second factor.
+        def is_verified(self) -> bool: ...
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"

@@ -21,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
-from django.db import transaction
+from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -77,6 +77,17 @@ def outbox_enqueue_returning_sql(*, kind: str, subject: str, context: dict[str, 
     ), {"outbox_kind": kind, "outbox_subject": subject, "outbox_context": json.dumps(context, ensure_ascii=False)}
 
 
+def outbox_statement_run(sql: str, params: dict[str, Any]) -> list[int]:
+    """Run one bulk statement whose `changed` rows also enqueue their mail (outbox_enqueue_returning_sql): the
+    ids it changed, and the sender woken after commit when there are any."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = [row[0] for row in cursor.fetchall()]
+    if ids:
+        outbox_trigger()
+    return ids
+
+
 def _backoff(attempts: int) -> timedelta:
     base = settings.OUTBOX_RETRY_BASE_SECONDS
     return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), settings.OUTBOX_RETRY_MAX_SECONDS))
@@ -119,7 +130,8 @@ def outbox_deliver_due(*, limit: int = 500) -> dict[str, int]:
                     smtp.open()
                 smtp.send_messages([_message(email)])
             except Exception as error:
-                smtp = _close_quietly(smtp)
+                _close_quietly(smtp)
+                smtp = None
                 final = attempts >= settings.OUTBOX_MAX_ATTEMPTS
                 OutboundEmail.objects.filter(pk=email.pk).update(
                     status=OutboundEmailStatus.FAILED if final else OutboundEmailStatus.PENDING,

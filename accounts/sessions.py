@@ -111,7 +111,7 @@ def session_end_others(*, user: User, request: HttpRequest, reason: str = "signe
     update_session_auth_hash(request, user)  # cycles the key too
     ended = (
         UserSession.objects.filter(user=user, ended_at__isnull=True)
-        .exclude(pk=current_id)
+        .exclude(pk=current_id or 0)
         .update(ended_at=timezone.now(), end_reason=reason)
     )
     if current_id is not None:

@@ -2,50 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from auditlog.models import LogEntry
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from accounts.admin_site import SecretSafeAdmin
+from accounts.admin_site import ReadOnlyAdmin
 from audit.models import AccessRecord, AuditSeal, SecurityEvent, VerificationRun
 
 
-class ReadOnlyAdmin(SecretSafeAdmin):
+class TrailAdmin(ReadOnlyAdmin):
     # No full-text search: it would scan millions of rows (auditlog #816); filter by time instead.
     show_full_result_count = False
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(AccessRecord)
-class AccessRecordAdmin(ReadOnlyAdmin):
+class AccessRecordAdmin(TrailAdmin):
     list_display = ["at", "user_id", "role", "ip", "method", "path", "status", "row_count"]
     date_hierarchy = "at"
 
 
 @admin.register(SecurityEvent)
-class SecurityEventAdmin(ReadOnlyAdmin):
+class SecurityEventAdmin(TrailAdmin):
     list_display = ["at", "action", "actor_id", "target_user_id", "ip"]
     date_hierarchy = "at"
 
 
 @admin.register(AuditSeal)
-class AuditSealAdmin(ReadOnlyAdmin):
+class AuditSealAdmin(TrailAdmin):
     list_display = ["stream", "period_start", "record_count", "digest"]
 
 
 @admin.register(VerificationRun)
-class VerificationRunAdmin(ReadOnlyAdmin):
+class VerificationRunAdmin(TrailAdmin):
     list_display = ["ran_at", "period_from", "period_to", "ok", "records_checked"]
 
 
@@ -56,7 +45,7 @@ if admin.site.is_registered(LogEntry):
 
 
 @admin.register(LogEntry)
-class ModelHistoryAdmin(ReadOnlyAdmin):
+class ModelHistoryAdmin(TrailAdmin):
     list_display = ["timestamp", "content_type", "object_repr", "action", "actor", "remote_addr"]
     date_hierarchy = "timestamp"
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
@@ -17,8 +16,8 @@ from django.utils import timezone
 from accounts.demo import DEMO_DOMAIN
 from accounts.models import AccountStatus, Organisation, OrganisationKind, User
 from audit.writer import write_access
+from renergy.geography import JST
 
-JST = ZoneInfo("Asia/Tokyo")
 NEVER_ACTIVATED_EMAIL = f"invited-unused@{DEMO_DOMAIN}"
 NIGHT_OWL_EMAIL = f"grid-tokyo@{DEMO_DOMAIN}"
 OFFICE_IP, HOME_IP, OTHER_IP = "198.51.100.20", "203.0.113.77", "192.0.2.45"

@@ -32,7 +32,10 @@ class Disclosure:
 
     def add(self, facility_ids: Sequence[str], fields: Sequence[str]) -> None:
         seen = set(self.facility_ids)
-        self.facility_ids.extend(str(i) for i in facility_ids if str(i) not in seen and not seen.add(str(i)))
+        for facility_id in map(str, facility_ids):
+            if facility_id not in seen:
+                seen.add(facility_id)
+                self.facility_ids.append(facility_id)
         self.fields.extend(f for f in fields if f not in self.fields)
 
 

@@ -8,7 +8,6 @@ caller has none, e.g. a service called from a view).
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
 from django.http import HttpRequest
@@ -17,8 +16,6 @@ from django.utils import timezone
 from audit import context
 from audit.writer import write_event
 from renergy.client_ip import client_ip
-
-logger = logging.getLogger("audit")
 
 # Keys whose values never enter the trail, whatever the caller passes (masked, not dropped, so the
 # record still shows that the key was present).

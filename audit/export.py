@@ -44,7 +44,7 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _copy_records(stream: str, start: datetime, end: datetime, target: Path) -> None:
+def _copy_records(stream: SealStream, start: datetime, end: datetime, target: Path) -> None:
     from psycopg import sql
 
     table, fields = _TABLES[stream]
@@ -76,7 +76,7 @@ def bundle_write(*, start: datetime, end: datetime, directory: Path) -> dict[str
                 records += seal.record_count
                 entry = {**anchor_entry(seal), "contents": seal.contents}
                 out.write(json.dumps(entry, sort_keys=True) + "\n")
-            if first is not None:
+            if first is not None and last is not None:
                 _copy_records(stream, first, last, directory / _FILES[stream])
             else:
                 (directory / _FILES[stream]).write_text("")

@@ -38,10 +38,7 @@ def _stamp_ip(sender: type, instance: LogEntry, **kwargs: Any) -> None:
 
 def register_models() -> None:
     for label, options in _MODELS:
-        try:
-            model = apps.get_model(label)
-        except LookupError:
-            continue  # an app's model not there yet (certifications in progress)
+        model = apps.get_model(label)  # every app is installed: a missing model is a mistake, not a stage
         if not auditlog.contains(model):
             auditlog.register(model, **options)
     pre_save.connect(_stamp_ip, sender=LogEntry, dispatch_uid="audit.history.stamp_ip")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import jpholiday
 from django.conf import settings
@@ -22,11 +21,11 @@ from accounts.permissions import use_exempt_routes
 from audit.events import record_event
 from audit.models import Finding, FindingReview, InspectionRun, InspectionRunStatus, ReviewState
 from renergy.databases import LOCK_INSPECTION_RUN, job_lock, job_running, long_statements
+from renergy.geography import JST
 from renergy.replica import read_alias
 
 logger = logging.getLogger("audit")
 
-JST = ZoneInfo("Asia/Tokyo")
 
 DEFAULTS: dict[str, Any] = {
     # JST: requests before work_hour_start, from work_hour_end on, at weekends or on holidays are off-hours
@@ -402,7 +401,7 @@ def _check_on_replica(alias: str, name: str, params: dict[str, Any]) -> None:
         rows = cursor.fetchall()
     if rows:
         with connection.cursor() as cursor:
-            cursor.executemany(_INSERT_ROW, [(*row[:7], Jsonb(row[7]), row[8]) for row in rows])
+            cursor.executemany(_INSERT_ROW, [(*row[:7], Jsonb(row[7]), row[8]) for row in rows])  # type: ignore[arg-type]
 
 
 def _previous_month(now: datetime) -> tuple[int, int]:

@@ -13,14 +13,14 @@ import logging
 import sys
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode
 
 from django.conf import settings
 from django.core.signals import got_request_exception
 from django.db import InterfaceError, OperationalError
-from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.functional import empty
 
@@ -102,7 +102,7 @@ def build_record(request: HttpRequest, *, status: int, part: int = 0) -> dict[st
         request.audit_request_id = str(uuid.uuid4())  # type: ignore[attr-defined]
     return {
         "at": timezone.now(),
-        "request_id": request.audit_request_id,
+        "request_id": request.audit_request_id,  # type: ignore[attr-defined]
         "user_id": user_id,
         "organisation_id": organisation_id,
         "role": role,
@@ -142,11 +142,11 @@ def write_request_record(request: HttpRequest, *, status: int) -> None:
 
 
 class AccessRecordMiddleware:
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
         self.fail_open_paths = frozenset(settings.AUDIT_FAIL_OPEN_PATHS)
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         setattr(request, _STARTED, time.perf_counter())
         request_id = str(uuid.uuid4())
         request.audit_request_id = request_id  # type: ignore[attr-defined]
@@ -159,7 +159,7 @@ class AccessRecordMiddleware:
             try:
                 write_request_record(request, status=response.status_code)
                 if _is_data_stream(response):
-                    response = self._guard_stream(request, response)
+                    response = self._guard_stream(request, cast(StreamingHttpResponse, response))
             except (AuditUnavailable, OperationalError, InterfaceError):  # the latter from a stream's first chunk
                 if request.path not in self.fail_open_paths:
                     response.close()  # a streamed export's generator and cursors are released unread
@@ -173,9 +173,9 @@ class AccessRecordMiddleware:
     def _guard_stream(request: HttpRequest, response: StreamingHttpResponse) -> StreamingHttpResponse:
         """Produce the first chunk now (AuditUnavailable → the outage page), reset the connection on a later
         failure (audit.streaming)."""
-        iterator = iter(response.streaming_content)
-        first = streaming.first_chunk(iterator)  # type: ignore[arg-type]
-        response.streaming_content = streaming.guarded(request, first, iterator)  # type: ignore[arg-type]
+        iterator = iter(cast(Iterator[bytes], response.streaming_content))
+        first = streaming.first_chunk(iterator)
+        response.streaming_content = streaming.guarded(request, first, iterator)
         return response
 
     def process_view(self, request: HttpRequest, *args: Any) -> None:
@@ -205,6 +205,6 @@ def _note_database_failure(sender: object, request: HttpRequest | None = None, *
 got_request_exception.connect(_note_database_failure, dispatch_uid="renergy-audit-database-failure")
 
 
-def _is_data_stream(response: HttpResponse) -> bool:
+def _is_data_stream(response: HttpResponseBase) -> bool:
     # Static and media files (FileResponse) disclose nothing and are read from disk: no first-chunk read.
     return isinstance(response, StreamingHttpResponse) and not isinstance(response, FileResponse)

@@ -9,12 +9,15 @@ referenced by id without a database constraint, so the trail never blocks or cas
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class AppendOnlyError(Exception):
@@ -32,6 +35,22 @@ class AppendOnlyQuerySet(models.QuerySet):
         raise AppendOnlyError("audit records are append-only")
 
 
+class AuditTrailQuerySet(AppendOnlyQuerySet):
+    def visible_to(self, user: Any) -> AuditTrailQuerySet:
+        """The records a person may read: all for the system administrator, their own organisation's for an
+        officer, none for anyone else. Every read of the trail on someone's behalf starts here
+        (tests/test_chokepoints.py); the inspection, the report and the seals read it as the system itself."""
+        from accounts.models import AccountStatus
+
+        if getattr(user, "status", None) != AccountStatus.ACTIVE:
+            return self.none()
+        if user.is_system_admin:
+            return self.all()
+        if user.is_officer:
+            return self.filter(organisation_id=user.organisation_id)
+        return self.none()
+
+
 class AppendOnlyModel(models.Model):
     objects = AppendOnlyQuerySet.as_manager()
 
@@ -47,7 +66,7 @@ class AppendOnlyModel(models.Model):
         raise AppendOnlyError("audit records are append-only")
 
 
-def _person_fk(verbose: str, *, db_index: bool = True) -> models.ForeignKey:
+def _person_fk(verbose: StrOrPromise, *, db_index: bool = True) -> models.ForeignKey:
     # No database constraint: a record must be writable even for an account being created in the same
     # request, and must never be deleted or blocked through the account it names.
     return models.ForeignKey(
@@ -108,6 +127,8 @@ class AccessRecord(AppendOnlyModel):
     part = models.IntegerField(_("分割番号"), default=0)
     record_hash = models.CharField(_("ハッシュ"), max_length=64)
 
+    objects: ClassVar[models.Manager[Any]] = AuditTrailQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("アクセス記録")
         verbose_name_plural = _("アクセス記録")
@@ -138,6 +159,8 @@ class SecurityEvent(AppendOnlyModel):
     ip = models.GenericIPAddressField(_("IPアドレス"), null=True, blank=True)
     data = models.JSONField(_("詳細"), default=dict, blank=True)
     record_hash = models.CharField(_("ハッシュ"), max_length=64)
+
+    objects: ClassVar[models.Manager[Any]] = AuditTrailQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("セキュリティイベント")

@@ -145,8 +145,8 @@ def fiscal_year_report(fiscal_year: int) -> FiscalYearReport:
     findings = Finding.objects.filter(period_start__lt=end, period_end__gt=start).select_related("run")
     users = {u.pk: u for u in User.objects.filter(pk__in=findings.values("user_id"))}
     for finding in findings.order_by("period_start", "organisation_id", "user_id"):
-        person = users.get(finding.user_id)
-        org = organisations.get(finding.organisation_id)
+        person = users.get(finding.user_id) if finding.user_id else None
+        org = organisations.get(finding.organisation_id) if finding.organisation_id else None
         report.findings.append(
             {
                 "run": finding.run.label,

@@ -204,8 +204,8 @@ def seal_pending(*, now: datetime | None = None) -> int:
             while True:
                 with transaction.atomic():
                     _lock(stream)
-                    last = AuditSeal.objects.filter(stream=stream).only("period_end", "digest")
-                    last = last.order_by("-period_start").first()
+                    latest = AuditSeal.objects.filter(stream=stream).only("period_end", "digest")
+                    last = latest.order_by("-period_start").first()
                     if last is not None:
                         start, previous = last.period_end, last.digest
                     else:
@@ -445,18 +445,18 @@ def _compare_anchors(
             in_db[(stream, bound_text(seal.period_start))] = seal
     found: list[Problem] = []
     for (stream, begins), versions in sorted(anchored.items(), key=lambda item: item[0][1]):
-        seal = in_db.get((stream, begins))
+        stored = in_db.get((stream, begins))
         if len(versions) > 1:
             found.append(
                 Problem("anchor_conflict", stream, None, f"{len(versions)} different anchored seals for {begins}")
             )
-        if seal is None:
+        if stored is None:
             found.append(
                 Problem("anchor_missing_seal", stream, None, f"seal {begins} is anchored but missing from the database")
             )
-        elif anchors.anchor_entry(seal) != versions[0]:
+        elif anchors.anchor_entry(stored) != versions[0]:
             # The store is append-only: the first copy of a period is the one made when it was sealed.
-            found.append(Problem("anchor_mismatch", stream, None, f"{_label(seal)} differs from its anchored copy"))
+            found.append(Problem("anchor_mismatch", stream, None, f"{_label(stored)} differs from its anchored copy"))
     for (stream, begins), seal in sorted(in_db.items(), key=lambda item: item[0][1]):
         if (stream, begins) not in anchored and seal.period_end > period_from and seal.period_start < period_to:
             found.append(Problem("not_anchored", stream, None, f"{_label(seal)} has no anchored copy"))
@@ -493,7 +493,7 @@ def verify(
     return result
 
 
-def seal_chain_status(start: datetime, end: datetime, *, now: datetime | None = None) -> dict[str, object]:
+def seal_chain_status(start: datetime, end: datetime, *, now: datetime | None = None) -> dict[str, Any]:
     """The cheap check for reports: the seals over [start, end) link to each other and leave no gap, and how
     many records are not sealed yet. It reads seals only; `verify` (manage.py verify_audit) checks records,
     signatures and anchors."""
@@ -517,7 +517,7 @@ def seal_chain_status(start: datetime, end: datetime, *, now: datetime | None = 
                 before = predecessor.digest if predecessor else GENESIS
                 if predecessor is not None and predecessor.period_end != seal.period_start:
                     problems.append(f"{stream}: unsealed gap before {seal.period_start.isoformat()}")
-            elif previous_end != seal.period_start:
+            elif previous_end is not None and previous_end != seal.period_start:
                 problems.append(f"{stream}: unsealed gap {previous_end.isoformat()} – {seal.period_start.isoformat()}")
             if seal.previous_digest != before:
                 problems.append(f"{stream}: seal {seal.period_start.isoformat()} does not chain to its predecessor")

@@ -5,7 +5,7 @@ report.py and sealing.py; every view declares who may use it.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django import forms
@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 from django.views.decorators.http import require_http_methods
 
+from accounts.http import AuthenticatedHttpRequest
 from accounts.permissions import officer_only, system_admin_only
 from audit import report as reports
 from audit.inspection import (
@@ -30,6 +31,7 @@ from audit.inspection import (
     month_bounds,
 )
 from audit.models import AccessRecord, Finding, InspectionRun, InspectionRunStatus, ReviewState, SecurityEvent
+from renergy.geography import jst_days
 
 PAGE_SIZE = 200
 
@@ -52,8 +54,7 @@ def _log_page(request: HttpRequest, records: QuerySet[AccessRecord], events: Que
         day_from = form.cleaned_data["day_from"] or day_from
         day_to = form.cleaned_data["day_to"] or day_to
         user = form.cleaned_data["user"]
-    start = datetime.combine(day_from, time(), JST)
-    end = datetime.combine(day_to + timedelta(days=1), time(), JST)
+    start, end = jst_days(day_from, day_to)
     records = records.filter(at__gte=start, at__lt=end, part=0)
     events = events.filter(at__gte=start, at__lt=end)
     if user:
@@ -74,24 +75,26 @@ def _log_page(request: HttpRequest, records: QuerySet[AccessRecord], events: Que
 
 
 @system_admin_only
-def access_log(request: HttpRequest) -> HttpResponse:
-    context = _log_page(request, AccessRecord.objects.all(), SecurityEvent.objects.all())
+def access_log(request: AuthenticatedHttpRequest) -> HttpResponse:
+    context = _log_page(
+        request, AccessRecord.objects.visible_to(request.user), SecurityEvent.objects.visible_to(request.user)
+    )
     return render(request, "audit/access_log.html", {**context, "scope": _("全組織")})
 
 
 @officer_only
-def organisation_log(request: HttpRequest) -> HttpResponse:
+def organisation_log(request: AuthenticatedHttpRequest) -> HttpResponse:
     organisation = request.user.organisation
     context = _log_page(
         request,
-        AccessRecord.objects.filter(organisation=organisation),
-        SecurityEvent.objects.filter(organisation=organisation),
+        AccessRecord.objects.visible_to(request.user).filter(organisation=organisation),
+        SecurityEvent.objects.visible_to(request.user).filter(organisation=organisation),
     )
     return render(request, "audit/access_log.html", {**context, "scope": organisation.name})
 
 
 @officer_only
-def organisation_findings(request: HttpRequest) -> HttpResponse:
+def organisation_findings(request: AuthenticatedHttpRequest) -> HttpResponse:
     findings = findings_for_organisation(request.user.organisation).select_related("user")[:500]
     return render(request, "audit/findings.html", {"findings": findings, "scope": request.user.organisation.name})
 
@@ -105,7 +108,7 @@ class InspectionForm(forms.Form):
 
 @system_admin_only
 @require_http_methods(["GET", "POST"])
-def inspections(request: HttpRequest) -> HttpResponse:
+def inspections(request: AuthenticatedHttpRequest) -> HttpResponse:
     now = timezone.now().astimezone(JST)
     form = InspectionForm(request.POST or None, initial={"period": "month", "year": now.year, "month": now.month})
     if request.method == "POST" and form.is_valid():
@@ -124,7 +127,7 @@ def inspections(request: HttpRequest) -> HttpResponse:
 
 
 @system_admin_only
-def inspection(request: HttpRequest, pk: int) -> HttpResponse:
+def inspection(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(InspectionRun, pk=pk)
     findings = run.findings.select_related("user", "organisation")
     state = request.GET.get("state", "")
@@ -155,7 +158,7 @@ class ReviewForm(forms.Form):
 
 @system_admin_only
 @require_http_methods(["GET", "POST"])
-def finding(request: HttpRequest, pk: int) -> HttpResponse:
+def finding(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     item = get_object_or_404(Finding.objects.select_related("run", "user", "organisation"), pk=pk)
     form = ReviewForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -178,13 +181,13 @@ def _fiscal_year_or_404(year: int) -> int:
 
 
 @system_admin_only
-def reports_index(request: HttpRequest) -> HttpResponse:
+def reports_index(request: AuthenticatedHttpRequest) -> HttpResponse:
     current = fiscal_year_of(timezone.now())
     return render(request, "audit/reports.html", {"years": list(range(current, current - 6, -1))})
 
 
 @system_admin_only
-def report_page(request: HttpRequest, year: int) -> HttpResponse:
+def report_page(request: AuthenticatedHttpRequest, year: int) -> HttpResponse:
     data = reports.fiscal_year_report(_fiscal_year_or_404(year))
     month_labels = [f"{m.month}月" for m in data.months]
     return render(
@@ -206,7 +209,7 @@ def report_page(request: HttpRequest, year: int) -> HttpResponse:
 
 
 @system_admin_only
-def report_xlsx(request: HttpRequest, year: int) -> StreamingHttpResponse:
+def report_xlsx(request: AuthenticatedHttpRequest, year: int) -> StreamingHttpResponse:
     data = reports.fiscal_year_report(_fiscal_year_or_404(year))
     response = StreamingHttpResponse(
         reports.xlsx_stream(data), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -216,7 +219,7 @@ def report_xlsx(request: HttpRequest, year: int) -> StreamingHttpResponse:
 
 
 @system_admin_only
-def report_records_csv(request: HttpRequest, year: int) -> StreamingHttpResponse:
+def report_records_csv(request: AuthenticatedHttpRequest, year: int) -> StreamingHttpResponse:
     start, end = fiscal_year_bounds(_fiscal_year_or_404(year))
     response = StreamingHttpResponse(reports.raw_csv_stream(start, end), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="access-records-FY{year}.csv"'

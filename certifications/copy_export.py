@@ -33,7 +33,7 @@ from django.utils.translation import gettext as _
 
 from audit.disclosure import disclose
 from certifications import policy
-from certifications.models import Facility, FacilitySite
+from certifications.models import Facility, FacilitySite, facility_field
 from certifications.municipalities import municipalities
 from certifications.presentation import MONTH_FIELDS
 from certifications.search import SORTS, ordered
@@ -69,7 +69,7 @@ def cell_kind(field: str) -> str:
         return "month"
     if field in policy.RELATED_FIELDS:
         return "text"
-    model_field = Facility._meta.get_field(field)
+    model_field = facility_field(field)
     if model_field.choices or isinstance(model_field, models.BooleanField):
         return "text"
     if isinstance(model_field, models.DecimalField):
@@ -82,7 +82,7 @@ def cell_kind(field: str) -> str:
 
 
 def _column(field: str) -> str:
-    return f'{TABLE}."{Facility._meta.get_field(field).column}"'
+    return f'{TABLE}."{facility_field(field).column}"'
 
 
 def _month_pattern() -> str:
@@ -122,7 +122,7 @@ def _text_expression(field: str, masks: dict[str, policy.Mask]) -> tuple[str, li
         return f"coalesce(%s::jsonb ->> {column}, {column})", [names]
     if field in MONTH_FIELDS:
         return f"to_char({column}, %s)", [_month_pattern()]
-    model_field = Facility._meta.get_field(field)
+    model_field = facility_field(field)
     if model_field.choices:
         # A CASE over a handful of keys is cheaper per row than a jsonb lookup.
         choices = list(model_field.flatchoices)

@@ -33,7 +33,8 @@ class MultipleFileField(forms.FileField):
 
 
 class ImportUploadForm(forms.Form):
-    files = MultipleFileField(
+    # A declared field, not the form's `files` attribute: the form metaclass moves it into base_fields.
+    files = MultipleFileField(  # type: ignore[assignment]
         label=_("認定設備一覧ファイル"),
         help_text=_(
             "資源エネルギー庁が公表する都道府県別の一覧（.xlsx）、それを保存した CSV（Shift_JIS または UTF-8）、"

@@ -16,7 +16,7 @@ import bisect
 import datetime
 import itertools
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -209,7 +209,7 @@ PANEL_MAKERS = (
 )
 
 
-def _weighted(weights: dict[Any, float]) -> Callable[[random.Random], Any]:
+def _weighted(weights: Mapping[Any, float]) -> Callable[[random.Random], Any]:
     keys = list(weights)
     cumulative = list(itertools.accumulate(weights.values()))
     total = cumulative[-1]
@@ -259,7 +259,7 @@ class FacilityFactory:
             f"{rng.randint(1, 9)}丁目{rng.randint(1, 40)}-{rng.randint(1, 30)}"
         )
 
-    def _capacity(self, source: str) -> float:
+    def _capacity(self, source: PowerSource) -> float:
         rng = self.rng
         if source != PowerSource.SOLAR:
             return {

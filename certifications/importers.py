@@ -40,7 +40,15 @@ import openpyxl
 from django.db import transaction
 from django.utils import timezone, translation
 
-from certifications.models import Facility, FacilitySite, OperatorKind, PowerSource, Scheme
+from certifications.models import (
+    FACILITY_ID_PATTERN,
+    Facility,
+    FacilitySite,
+    OperatorKind,
+    PowerSource,
+    Scheme,
+    facility_field,
+)
 from certifications.municipalities import resolve_address
 from certifications.operators import operator_kind_derive
 from certifications.planner import facility_statistics_refresh
@@ -52,7 +60,6 @@ SITES_SHEET = "すべての設備所在地"
 BATCH = 1000
 HEADER_SEARCH_ROWS = 30
 EXCEL_EPOCH = datetime.date(1899, 12, 30)
-FACILITY_ID = re.compile(r"^[A-Z0-9]{6,20}$")
 SITE_SEPARATOR = " / "  # how a download joins all 所在地 into one cell (copy_export.SITE_SEPARATOR)
 ACCEPTED_SUFFIXES = (".xlsx", ".csv")
 # A zip of all 47 prefectures is well under these; anything beyond is refused before it is unpacked.
@@ -203,7 +210,7 @@ def _choice_labels(field_name: str) -> dict[str, str]:
     labels: dict[str, str] = {}
     for language in ("ja", "en"):
         with translation.override(language):
-            for key, label in Facility._meta.get_field(field_name).flatchoices:
+            for key, label in facility_field(field_name).flatchoices:
                 labels[_header_key(str(label))] = str(key)
                 labels[_header_key(str(key))] = str(key)
     return labels
@@ -310,7 +317,7 @@ def _heading_index() -> dict[str, Column]:
         names = list(column.headings)
         for language in ("ja", "en"):
             with translation.override(language):
-                names.append(str(Facility._meta.get_field(column.field).verbose_name))
+                names.append(str(facility_field(column.field).verbose_name))
         for name in names:
             index.setdefault(_header_key(name), column)
     return index
@@ -350,6 +357,20 @@ class ImportResult:
     errors: list[RowError] = field(default_factory=list)
     # Headings (「シート: 見出し」) and sheets the importer does not know; their data was not imported.
     unrecognised: list[str] = field(default_factory=list)
+
+    @property
+    def event_action(self) -> str:
+        return "facility.imported" if not self.errors else "facility.import_rejected"
+
+    def event_data(self) -> dict[str, int]:
+        """The counts the import's event records (the job's service and the command add where it came from)."""
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "errors": len(self.errors),
+            "unrecognised": len(self.unrecognised),
+        }
 
 
 # --- reading -------------------------------------------------------------------------------------------
@@ -505,7 +526,7 @@ def _parse_main(
             if not column.derived:
                 values[column.field] = value
         facility_id = values.get("facility_id", "")
-        if not FACILITY_ID.match(facility_id or ""):
+        if not FACILITY_ID_PATTERN.match(facility_id or ""):
             reasons.append("設備ID: 英大文字と数字6〜20文字ではありません")
         elif facility_id in seen:
             reasons.append(f"設備ID: {facility_id} が {seen[facility_id]} と重複しています")
@@ -522,9 +543,9 @@ def _parse_main(
         sites: list[tuple[str, str, str]] = [(address, *location)] if location else []
         if sites_position is not None and sites_position < len(cells) and not _blank(cells[sites_position]):
             for other in _norm(cells[sites_position]).split(SITE_SEPARATOR):
-                problem = _add_site(sites, _text(other, 10_000))
-                if problem:
-                    reasons.append(f"すべての設備所在地: {problem}")
+                site_problem = _add_site(sites, _text(other, 10_000))
+                if site_problem:
+                    reasons.append(f"すべての設備所在地: {site_problem}")
                     break
         if reasons:
             errors.append(RowError(label, "; ".join(reasons)))
@@ -587,9 +608,9 @@ def _attach_sites(table: Table, parsed: list[ParsedFacility]) -> tuple[list[RowE
             continue
         ordered.append((facility_id, number, line, label, address))
     for facility_id, _number, _line, label, address in sorted(ordered, key=lambda item: item[:3]):
-        problem = _add_site(by_id[facility_id].sites, address)
-        if problem:
-            errors.append(RowError(label, f"{SITE_ADDRESS_HEADINGS[0]}: {problem}"))
+        site_problem = _add_site(by_id[facility_id].sites, address)
+        if site_problem:
+            errors.append(RowError(label, f"{SITE_ADDRESS_HEADINGS[0]}: {site_problem}"))
     return errors, unrecognised
 
 

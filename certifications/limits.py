@@ -56,8 +56,3 @@ def usage_reserve(*, user: Any, kind: str, amount: int, request: HttpRequest | N
             data={"kind": str(kind), "requested": amount, "limit": limit, "day": day.isoformat()},
         )
     return reserved
-
-
-def usage_today(*, user: Any, kind: str) -> int:
-    row = DailyUsage.objects.filter(user=user, day=timezone.localdate(), kind=kind).values_list("count", flat=True)
-    return next(iter(row), 0)

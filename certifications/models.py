@@ -6,6 +6,7 @@ Nothing outside this app reads Facility directly: lists, pages, exports and any 
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -65,6 +66,10 @@ class FacilityQuerySet(models.QuerySet["Facility"]):
 
         condition = scope_filter(user)
         return self.none() if condition is None else self.filter(condition)
+
+
+# A 設備ID as the agency issues them: what the importer accepts and what a detail URL may name.
+FACILITY_ID_PATTERN = re.compile(r"^[A-Z0-9]{6,20}$")
 
 
 class Facility(models.Model):
@@ -220,6 +225,14 @@ class Facility(models.Model):
 
     def __str__(self) -> str:
         return self.facility_id
+
+
+def facility_field(name: str) -> models.Field[Any, Any]:
+    """A column of Facility by name: the policy and every output name columns, never relations."""
+    field = Facility._meta.get_field(name)
+    if not isinstance(field, models.Field):
+        raise LookupError(f"Facility.{name} is not a column")
+    return field
 
 
 class FacilitySite(models.Model):

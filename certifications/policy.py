@@ -231,10 +231,10 @@ def masked_expression(mask: Mask) -> Case:
 
 def masked_sql(mask: Mask, table: str) -> tuple[str, list[Any]]:
     """The same as SQL text over `table` (for COPY statements): identifiers from the model, values as parameters."""
-    from certifications.models import Facility
+    from certifications.models import facility_field
 
-    column = Facility._meta.get_field(mask.field).column
-    when = Facility._meta.get_field(mask.when_field).column
+    column = facility_field(mask.field).column
+    when = facility_field(mask.when_field).column
     return f'CASE WHEN {table}."{when}" = %s THEN %s ELSE {table}."{column}" END', [mask.when_value, str(mask.text)]
 
 
@@ -276,6 +276,8 @@ def scope_filter(user: Any) -> Q | None:
     organisation = getattr(user, "organisation", None)
     if policy.scope is Scope.ALL:
         return Q()
+    if organisation is None:
+        return None
     if policy.scope is Scope.AREA:
         return Q(supply_area=organisation.supply_area) if organisation.supply_area else None
     if policy.scope is Scope.OWN:

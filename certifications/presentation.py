@@ -11,7 +11,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from certifications.models import Facility
+from certifications.models import facility_field
 from certifications.municipalities import municipality_name
 from renergy.geography import PREFECTURES
 
@@ -21,7 +21,7 @@ MONTH_FIELDS = frozenset({"operation_reported_month", "procurement_end_month"})
 def field_label(field: str) -> str:
     if field == "sites":
         return str(gettext_lazy("すべての設備所在地"))
-    return str(Facility._meta.get_field(field).verbose_name)
+    return str(facility_field(field).verbose_name)
 
 
 def _decimal(value: Decimal) -> str:
@@ -42,7 +42,7 @@ def formatter(field: str, *, page: bool = False) -> Callable[[Any], str]:
         return lambda value: template % {"year": value.year, "month": value.month} if value else ""
     if field == "sites":  # already joined text
         return lambda value: value or ""
-    model_field = Facility._meta.get_field(field)
+    model_field = facility_field(field)
     if model_field.choices:
         labels = {key: str(label) for key, label in model_field.flatchoices}
         return lambda value: labels.get(value, value) if value else ""

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.db import connection
@@ -65,19 +65,21 @@ SORT_LABELS = {
 }
 DEFAULT_SORT = "facility_id"
 
-# Form field -> the policy field it reads (the filter exists only when that field is allowed).
-FILTER_FIELDS: dict[str, str] = {
+# Form field -> the lookup it filters by. The filter exists only when the policy allows the field it reads.
+FILTER_LOOKUPS: dict[str, str] = {
     "area": "supply_area",
     "pref": "prefecture_code",
     "muni": "municipality_code",
     "source": "power_source",
-    "cap_min": "capacity_kw",
-    "cap_max": "capacity_kw",
-    "cert_from": "certified_on",
-    "cert_to": "certified_on",
+    "cap_min": "capacity_kw__gte",
+    "cap_max": "capacity_kw__lte",
+    "cert_from": "certified_on__gte",
+    "cert_to": "certified_on__lte",
     "status": "status",
     "scheme": "scheme",
 }
+# Form field -> the policy field it reads.
+FILTER_FIELDS: dict[str, str] = {name: lookup.split("__")[0] for name, lookup in FILTER_LOOKUPS.items()}
 
 
 def _blank(choices: Iterable[tuple[str, Any]]) -> list[tuple[str, Any]]:
@@ -117,7 +119,9 @@ class FacilitySearchForm(forms.Form):
                 del self.fields[name]
         if not allowed & {"plant_name", "operator_name"}:
             del self.fields["q"]
-        self.fields["sort"].choices = [(key, label) for key, label in SORT_LABELS.items() if SORTS[key][0] in allowed]
+        cast(forms.ChoiceField, self.fields["sort"]).choices = [
+            (key, label) for key, label in SORT_LABELS.items() if SORTS[key][0] in allowed
+        ]
 
     def clean_muni(self) -> str:
         code = self.cleaned_data.get("muni", "")
@@ -136,20 +140,10 @@ def search_queryset(user: Any, form: FacilitySearchForm) -> QuerySet[Facility]:
     form.is_valid()
     data = getattr(form, "cleaned_data", {})
     queryset = Facility.objects.visible_to(user)
-    lookups = {
-        "area": "supply_area",
-        "pref": "prefecture_code",
-        "muni": "municipality_code",
-        "source": "power_source",
-        "cap_min": "capacity_kw__gte",
-        "cap_max": "capacity_kw__lte",
-        "cert_from": "certified_on__gte",
-        "cert_to": "certified_on__lte",
-        "status": "status",
-        "scheme": "scheme",
-    }
     conditions = {
-        lookups[name]: data[name] for name in lookups if name in form.fields and data.get(name) not in (None, "")
+        lookup: data[name]
+        for name, lookup in FILTER_LOOKUPS.items()
+        if name in form.fields and data.get(name) not in (None, "")
     }
     queryset = queryset.filter(**conditions)
     text = (data.get("q") or "").strip()

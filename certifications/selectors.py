@@ -6,7 +6,6 @@ policy is never selected from the database and cannot reach a template, a file o
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,10 +13,9 @@ from django.http import Http404, HttpRequest
 
 from audit.events import record_event
 from certifications import policy
-from certifications.models import Facility, FacilitySite
+from certifications.models import FACILITY_ID_PATTERN, Facility, FacilitySite
 
 # Anything else cannot be a facility ID; such paths are answered exactly like an unknown ID.
-FACILITY_ID_PATTERN = re.compile(r"^[A-Z0-9]{6,20}$")
 
 
 @dataclass
@@ -27,7 +25,7 @@ class VisibleFacility:
     facility_id: str
     fields: tuple[str, ...]
     values: dict[str, Any]
-    sites: list[dict[str, str]] = field(default_factory=list)
+    sites: list[dict[str, Any]] = field(default_factory=list)
 
 
 def get_visible_facility_or_404(user: Any, facility_id: str, *, request: HttpRequest | None = None) -> VisibleFacility:
@@ -52,11 +50,12 @@ def get_visible_facility_or_404(user: Any, facility_id: str, *, request: HttpReq
         )
         raise Http404
     pk = row.pop("pk")
-    sites: list[dict[str, str]] = []
+    sites: list[dict[str, Any]] = []
     if "sites" in fields:
-        sites = list(
-            FacilitySite.objects.filter(facility_id=pk)
+        sites = [
+            dict(site)
+            for site in FacilitySite.objects.filter(facility_id=pk)
             .order_by("position")
             .values("position", "address", "prefecture_code", "municipality_code")
-        )
+        ]
     return VisibleFacility(facility_id=facility_id, fields=fields, values=row, sites=sites)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ def import_jobs_create(*, user: Any, uploads: list[UploadedFile]) -> list[Import
             jobs.append(_job(user=user, batch=batch, name=name, file=upload))
     for job in jobs:
         # After commit, or the worker may look for a job row it cannot see yet.
-        transaction.on_commit(lambda pk=job.pk: _enqueue(pk))
+        transaction.on_commit(partial(_enqueue, job.pk))
     return jobs
 
 
@@ -135,18 +136,7 @@ def _import_job_run(job: ImportJob) -> ImportJob:
     job.created_count, job.updated_count, job.unchanged_count = result.created, result.updated, result.unchanged
     job.finished_at = timezone.now()
     job.save()
-    record_event(
-        action="facility.imported" if not result.errors else "facility.import_rejected",
-        actor=job.created_by,
-        data={
-            "job": job.pk,
-            "created": result.created,
-            "updated": result.updated,
-            "unchanged": result.unchanged,
-            "errors": len(result.errors),
-            "unrecognised": len(result.unrecognised),
-        },
-    )
+    record_event(action=result.event_action, actor=job.created_by, data={"job": job.pk, **result.event_data()})
     return job
 
 

@@ -7,11 +7,12 @@ import uuid
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.http import AuthenticatedHttpRequest
 from accounts.models import OrganisationKind
 from accounts.permissions import FACILITY_ROLES, signed_in
 from audit.disclosure import disclose
@@ -37,7 +38,7 @@ def _query_without(request: HttpRequest, *names: str) -> str:
 
 
 @signed_in(*FACILITY_ROLES)
-def facility_list(request: HttpRequest) -> HttpResponse:
+def facility_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     allowed = policy.allowed_fields(request.user)
     form = FacilitySearchForm(request.GET or None, allowed=allowed)
     page = search_page(request.user, form, after_raw=request.GET.get("after", ""))
@@ -71,7 +72,7 @@ def facility_list(request: HttpRequest) -> HttpResponse:
 
 
 @signed_in(*FACILITY_ROLES)
-def facility_detail(request: HttpRequest, facility_id: str) -> HttpResponse:
+def facility_detail(request: AuthenticatedHttpRequest, facility_id: str) -> HttpResponse:
     facility = get_visible_facility_or_404(request.user, facility_id, request=request)
     if not limits.usage_reserve(user=request.user, kind=UsageKind.DETAIL, amount=1, request=request):
         return _limit_page(request, UsageKind.DETAIL)
@@ -101,7 +102,7 @@ def _limit_page(request: HttpRequest, kind: str) -> HttpResponse:
     )
 
 
-def _export(request: HttpRequest, fmt: str) -> HttpResponse:
+def _export(request: AuthenticatedHttpRequest, fmt: str) -> HttpResponseBase:
     allowed = policy.allowed_fields(request.user)
     form = FacilitySearchForm(request.GET or None, allowed=allowed)
     queryset = search_queryset(request.user, form)
@@ -127,17 +128,17 @@ def _export(request: HttpRequest, fmt: str) -> HttpResponse:
 
 
 @signed_in(*FACILITY_ROLES)
-def facility_export_csv(request: HttpRequest) -> HttpResponse:
+def facility_export_csv(request: AuthenticatedHttpRequest) -> HttpResponseBase:
     return _export(request, "csv")
 
 
 @signed_in(*FACILITY_ROLES)
-def facility_export_xlsx(request: HttpRequest) -> HttpResponse:
+def facility_export_xlsx(request: AuthenticatedHttpRequest) -> HttpResponseBase:
     return _export(request, "xlsx")
 
 
 @signed_in(*IMPORT_ROLES)
-def import_upload(request: HttpRequest) -> HttpResponse:
+def import_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ImportUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -156,13 +157,13 @@ def import_upload(request: HttpRequest) -> HttpResponse:
 
 
 @signed_in(*IMPORT_ROLES)
-def import_job(request: HttpRequest, pk: int) -> HttpResponse:
+def import_job(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(ImportJob, pk=pk)
     return render(request, "certifications/import_job.html", {"job": job})
 
 
 @signed_in(*IMPORT_ROLES)
-def import_batch(request: HttpRequest, batch: uuid.UUID) -> HttpResponse:
+def import_batch(request: AuthenticatedHttpRequest, batch: uuid.UUID) -> HttpResponse:
     jobs = list(ImportJob.objects.filter(batch=batch).order_by("pk"))
     if not jobs:
         raise Http404
@@ -172,7 +173,7 @@ def import_batch(request: HttpRequest, batch: uuid.UUID) -> HttpResponse:
 
 @signed_in(*OPERATOR_KIND_ROLES)
 @require_POST
-def facility_operator_kind(request: HttpRequest, facility_id: str) -> HttpResponse:
+def facility_operator_kind(request: AuthenticatedHttpRequest, facility_id: str) -> HttpResponse:
     facility = get_visible_facility_or_404(request.user, facility_id, request=request)
     form = OperatorKindForm(request.POST)
     if form.is_valid():

@@ -6,7 +6,7 @@ from django.utils import translation
 
 from accounts.models import Organisation, OrganisationKind
 from certifications import policy
-from certifications.models import Facility
+from certifications.models import facility_field
 from certifications.presentation import field_label
 from renergy.geography import BUREAU_PREFECTURES, PREFECTURES
 
@@ -95,7 +95,7 @@ def render_visibility_markdown() -> str:
                     cells.append("—")
                 else:
                     cells.append("✓" if mask.unless_group in role_policy.groups else f"「{mask.text}」")
-            when = Facility._meta.get_field(mask.when_field)
+            when = facility_field(mask.when_field)
             value = dict(when.flatchoices).get(mask.when_value, mask.when_value)
             lines.append(
                 f"| {field_label(mask.field)} (`{mask.field}`) | {field_label(mask.when_field)} = {value} "

@@ -1,21 +1,21 @@
 """What the shared layout needs to know about the person: who they are and which menu to show.
 
-Menus only guide; what a role may use is decided by each view's access rule (accounts.permissions).
+Menus only guide, and are built from what they guide to: an entry shows when its view's declared access rule
+(accounts.permissions) admits the person, the rule the gate enforces.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.http import HttpRequest
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, resolve, reverse
 from django.utils.functional import Promise, SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import AccountStatus, OrganisationKind
-from accounts.permissions import FACILITY_ROLES
+from accounts.permissions import FACILITY_ROLES, rule_for
 
 
 @dataclass(frozen=True)
@@ -44,48 +44,52 @@ class LayoutPerson:
 
 ANONYMOUS = LayoutPerson(signed_in=False, onboarding=False)
 
-Who = Callable[[LayoutPerson], bool]
-EVERYONE: Who = lambda person: True  # noqa: E731
-FACILITY_USERS: Who = lambda person: person.works_with_facilities  # noqa: E731
-OFFICERS: Who = lambda person: person.is_officer  # noqa: E731
-SYSTEM_ADMINS: Who = lambda person: person.is_system_admin  # noqa: E731
-USE_REQUESTERS: Who = lambda person: person.use_approval_required  # noqa: E731
-USE_APPROVERS: Who = lambda person: person.is_officer and person.use_approval_required  # noqa: E731
-# Register uploads are the agency's own certification work (certifications.views.IMPORT_ROLES).
-IMPORTERS: Who = lambda person: person.role in {OrganisationKind.AGENCY, OrganisationKind.BUREAU}  # noqa: E731
-
-# The main menu, in order. A URL name that does not exist (yet) is left out rather than breaking every page.
-MENU: list[tuple[str, Any, Who]] = [
-    ("accounts:home", _("ホーム"), EVERYONE),
-    ("accounts:use_request", _("利用の申請"), USE_REQUESTERS),
-    ("certifications:list", _("認定設備の検索"), FACILITY_USERS),
-    ("certifications:import_upload", _("台帳の取込"), IMPORTERS),
-    ("accounts:officer_console", _("組織の利用者"), OFFICERS),
-    ("accounts:officer_request", _("アカウントの申請"), OFFICERS),
-    ("accounts:officer_use_requests", _("利用申請の承認"), USE_APPROVERS),
-    ("audit:organisation_log", _("組織の利用記録"), OFFICERS),
-    ("audit:organisation_findings", _("組織の点検結果"), OFFICERS),
-    ("accounts:admin_requests", _("申請の審査"), SYSTEM_ADMINS),
-    ("accounts:admin_accounts", _("アカウント管理"), SYSTEM_ADMINS),
-    ("accounts:admin_organisations", _("組織管理"), SYSTEM_ADMINS),
-    ("accounts:admin_terms", _("利用規約"), SYSTEM_ADMINS),
-    ("accounts:admin_outbox", _("送信メール"), SYSTEM_ADMINS),
-    ("audit:log", _("アクセス記録"), SYSTEM_ADMINS),
-    ("audit:inspections", _("自己点検"), SYSTEM_ADMINS),
-    ("audit:reports", _("年度報告"), SYSTEM_ADMINS),
-    ("accounts:account", _("アカウント情報"), EVERYONE),
+# The main menu, in order. Each entry is shown to whoever its view's declared access rule admits
+# (accounts.permissions), so the menu cannot drift from the rules.
+MENU: list[tuple[str, Any]] = [
+    ("accounts:home", _("ホーム")),
+    ("accounts:use_request", _("利用の申請")),
+    ("certifications:list", _("認定設備の検索")),
+    ("certifications:import_upload", _("台帳の取込")),
+    ("accounts:officer_console", _("組織の利用者")),
+    ("accounts:officer_request", _("アカウントの申請")),
+    ("accounts:officer_use_requests", _("利用申請の承認")),
+    ("audit:organisation_log", _("組織の利用記録")),
+    ("audit:organisation_findings", _("組織の点検結果")),
+    ("accounts:admin_requests", _("申請の審査")),
+    ("accounts:admin_accounts", _("アカウント管理")),
+    ("accounts:admin_organisations", _("組織管理")),
+    ("accounts:admin_terms", _("利用規約")),
+    ("accounts:admin_outbox", _("送信メール")),
+    ("audit:log", _("アクセス記録")),
+    ("audit:inspections", _("自己点検")),
+    ("audit:reports", _("年度報告")),
+    ("accounts:account", _("アカウント情報")),
 ]
 
 
-def _menu(person: LayoutPerson, path: str) -> list[MenuLink]:
-    links: list[tuple[str | Promise, str]] = []
-    for name, label, who in MENU:
-        if not who(person):
-            continue
-        try:
-            links.append((label, reverse(name)))
-        except NoReverseMatch:
-            continue
+def _url_for(name: str, user: Any) -> str | None:
+    """The entry's URL when the view's rule admits this fully signed-in person, else None (also when the URLconf
+    in use has no such view, as a test's own URLconf)."""
+    try:
+        url = reverse(name)
+    except NoReverseMatch:
+        return None
+    rule = rule_for(resolve(url).func)
+    return url if rule is not None and rule.level == "signed_in" and rule.allows_role(user) else None
+
+
+# Asking for and deciding per-use approval is offered only where the organisation requires it (都度承認).
+USE_APPROVAL_ENTRIES = frozenset({"accounts:use_request", "accounts:officer_use_requests"})
+
+
+def _menu(user: Any, path: str) -> list[MenuLink]:
+    links = [
+        (label, url)
+        for name, label in MENU
+        if (name not in USE_APPROVAL_ENTRIES or user.organisation.use_approval_required)
+        and (url := _url_for(name, user)) is not None
+    ]
     # The current entry is the longest URL that prefixes the path (a facility's page marks "search").
     matches = [url for _label, url in links if path == url or (url != "/" and path.startswith(url))]
     current = max(matches, key=len, default=None)
@@ -112,7 +116,7 @@ def _person(request: HttpRequest) -> LayoutPerson:
         works_with_facilities=organisation.kind in FACILITY_ROLES,
         use_approval_required=organisation.use_approval_required,
     )
-    return LayoutPerson(**{**person.__dict__, "menu": _menu(person, request.path)})
+    return LayoutPerson(**{**person.__dict__, "menu": _menu(user, request.path)})
 
 
 def layout(request: HttpRequest) -> dict[str, Any]:

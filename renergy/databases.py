@@ -34,7 +34,7 @@ def database_config(url: str, *, conn_max_age: int) -> dict[str, Any]:
 
         raise ImproperlyConfigured(f"PostgreSQL is the only supported database (got {config['ENGINE']}).")
     config.setdefault("OPTIONS", {}).update(database_options())
-    return config
+    return dict(config)
 
 
 def database_settings(runtime_url: str, owner_url: str, *, conn_max_age: int) -> dict[str, dict[str, Any]]:
@@ -109,12 +109,6 @@ def restore_statement_limit_after_migrations(sender: object, using: str = "defau
 
     with connections[using].cursor() as cursor:
         cursor.execute("RESET statement_timeout")
-
-
-def is_timeout(error: BaseException) -> bool:
-    """A lock_timeout, statement_timeout or cancelled query: the database is blocked, not the request wrong."""
-    cause = getattr(error, "__cause__", None) or error
-    return getattr(cause, "sqlstate", None) in {"55P03", "57014"}
 
 
 # Advisory-lock namespaces of the jobs that must run on one worker at a time (first key of the pair).

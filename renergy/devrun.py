@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from renergy import embedded_db
 
@@ -138,8 +138,9 @@ def main() -> int:
             # One worker serves the sealing queue too: in the demo it holds the dev signing key (var/).
             children.start([*celery, "worker", "--loglevel=INFO", "--pool=threads", "--concurrency=2",
                             "--queues=celery,audit-seal"], env=owner_env, log=worker_log)  # fmt: skip
-            children.start([*celery, "beat", "--loglevel=INFO", f"--schedule={var_dir / 'celerybeat-schedule'}",
-                            f"--pidfile={var_dir / 'celerybeat.pid'}"], env=runtime_env, log=beat)  # fmt: skip
+            # The schedule lives in the database (LeaderDatabaseScheduler): beat takes no --schedule file.
+            children.start([*celery, "beat", "--loglevel=INFO", f"--pidfile={var_dir / 'celerybeat.pid'}"],
+                           env=runtime_env, log=beat)  # fmt: skip
         print(
             f"Renergy: http://localhost:{port}/  (admin console: /admin/; Celery worker and beat: "
             f"{var_dir}/celery-*.log; e-mails: {var_dir}/mail/)",
@@ -147,7 +148,10 @@ def main() -> int:
         )
         children.start([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}"], env=runtime_env)
         ended = children.wait_any()
-        print(f"Renergy: {' '.join(map(str, ended.args[1:4]))} exited ({ended.returncode}); stopping.", flush=True)
+        print(
+            f"Renergy: {' '.join(map(str, cast(list[str], ended.args)[1:4]))} exited ({ended.returncode}); stopping.",
+            flush=True,
+        )
         code = ended.returncode or 1
     except Stop as stop:
         print(f"Renergy: {stop} received; stopping.", flush=True)

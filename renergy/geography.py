@@ -7,8 +7,19 @@ below is only the usual default, used by importers and the generator when no are
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+# Japan Standard Time: days, months and fiscal years (April → March) of the register and the trail are Japan's.
+JST = ZoneInfo("Asia/Tokyo")
+
+
+def jst_days(first: date, last: date) -> tuple[datetime, datetime]:
+    """The period [first 00:00 JST, the day after last 00:00 JST): calendar days as people name them."""
+    return datetime.combine(first, time(), JST), datetime.combine(last + timedelta(days=1), time(), JST)
 
 
 class SupplyArea(models.TextChoices):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
+from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.http.multipartparser import MultiPartParserError
 from django.template.loader import render_to_string
@@ -68,7 +69,7 @@ def _form_data(request: HttpRequest) -> QueryDict:
     return request.POST if request.method == "POST" else QueryDict()
 
 
-def _uploads(request: HttpRequest) -> Iterable[tuple[str, object]]:
+def _uploads(request: HttpRequest) -> Iterable[tuple[str, UploadedFile]]:
     if request.method != "POST":
         return []
     return [(key, upload) for key, uploads in request.FILES.lists() for upload in uploads]

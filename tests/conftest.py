@@ -1,4 +1,6 @@
-"""The fixed cast shared by the suite: one person per role and area, plus outsiders who must see nothing.
+"""The fixed cast shared by the suite: one organisation per role and area, plus outsiders who must see nothing;
+the people in them (`make_user`, and the enrolled `person`, `administrator`, `officer_a`, `officer_b`); the
+facilities are in tests/certifications/conftest.py.
 
 The suite runs on the machine's PostgreSQL and Redis. The test database is created and migrated by the owner
 (DATABASE_URL, a superuser); the application under test connects as the runtime role, granted exactly as in
@@ -7,12 +9,15 @@ production (audit.roles), so a missing grant fails a test.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 from django.db import connections
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import AccountStatus, BureauScope, Organisation, OrganisationKind, User
+from accounts.models import AccountStatus, BureauScope, Organisation, OrganisationKind, TermsAcceptance, User
+from accounts.terms import terms_current
 from renergy.geography import BureauRegion, SupplyArea
 from tests.database import runtime_role_drop, runtime_role_grant, test_databases_as_owner
 
@@ -89,6 +94,9 @@ def orgs(db: None) -> Cast:
     )
 
 
+PASSWORD = "correct horse battery staple"
+
+
 @pytest.fixture
 def make_user(db: None):
     """Create an ACTIVE person in an organisation (no device, no consent: see the signed-in helpers)."""
@@ -106,14 +114,48 @@ def make_user(db: None):
             "emergency_phone": "03-0000-0000" if officer else "",
         }
         fields.update(extra)
-        return User.objects.create_user(
-            f"user{counter['n']}@{organisation.pk}.example.jp", "correct horse battery staple", **fields
-        )
+        return User.objects.create_user(f"user{counter['n']}@{organisation.pk}.example.jp", PASSWORD, **fields)
 
     return _make
 
 
-# --- accounts: a fully signed-in test client (verified TOTP device + current terms accepted) -------------
+def enrol(user: User) -> TOTPDevice:
+    return TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+
+
+def accept_terms(user: User) -> None:
+    TermsAcceptance.objects.get_or_create(user=user, terms=terms_current(), defaults={"ip_address": "127.0.0.1"})
+
+
+def ready(user: User) -> User:
+    """Enrolled and consented: what a person is after finishing activation."""
+    enrol(user)
+    accept_terms(user)
+    return user
+
+
+@pytest.fixture
+def person(orgs, make_user) -> User:
+    """An ACTIVE operator with a confirmed authenticator who accepted the current terms."""
+    return ready(make_user(orgs.operator_a))
+
+
+@pytest.fixture
+def administrator(orgs, make_user) -> User:
+    return ready(make_user(orgs.contractor, is_staff=True))
+
+
+@pytest.fixture
+def officer_a(orgs, make_user) -> User:
+    return ready(make_user(orgs.operator_a, officer=True))
+
+
+@pytest.fixture
+def officer_b(orgs, make_user) -> User:
+    return ready(make_user(orgs.operator_b, officer=True))
+
+
+# A fully signed-in test client (verified TOTP device + current terms accepted).
 @pytest.fixture
 def signed_in_client(db: None):
     """Callable: user -> django.test.Client signed in like after password + TOTP + consent (accounts.testing)."""
@@ -122,12 +164,9 @@ def signed_in_client(db: None):
     return signed_in_client
 
 
-# --- end accounts ---------------------------------------------------------------------------------------
-
-
-# --- audit: test-only flush past the audit tables' TRUNCATE guards; a fresh anchor store per test --------
+# Test-only: the flush past the audit tables' TRUNCATE guards, and a fresh anchor store per test.
 @pytest.fixture(autouse=True, scope="session")
-def _flush_past_audit_guards() -> None:
+def _flush_past_audit_guards() -> Iterator[None]:
     """Transactional and live-server tests end with a flush (TRUNCATE), which the audit tables refuse.
 
     Here only, the flush runs with triggers off (session_replication_role = replica, which needs the
@@ -147,9 +186,9 @@ def _flush_past_audit_guards() -> None:
             for sql in sql_list:
                 cursor.execute(sql)
 
-    DatabaseOperations.execute_sql_flush = execute_sql_flush
+    DatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign,assignment]
     yield
-    DatabaseOperations.execute_sql_flush = original
+    DatabaseOperations.execute_sql_flush = original  # type: ignore[method-assign]
 
 
 @pytest.fixture(autouse=True)

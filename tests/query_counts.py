@@ -14,6 +14,18 @@ from typing import Any
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+# Every signed-in request before its view runs: the session (database sessions), the person and organisation,
+# the TOTP device, the current terms (the access gate and django-otp); the context processors add nothing.
+SIGNED_IN = {
+    "django_session": 1,
+    "accounts_user": 1,
+    "accounts_organisation": 1,
+    "otp_totp_totpdevice": 1,
+    "accounts_termsversion": 1,
+}
+# Every request, signed in or not: its access record (audit.middleware).
+AUDITED = {"audit_accessrecord": 1}
+
 _TABLE = re.compile(r'(?:FROM|INTO|UPDATE)\s+"?([a-z_]+)"?', re.IGNORECASE)
 
 

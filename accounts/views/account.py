@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.authentication import Outcome, reauthenticate, reauthentication_locked
 from accounts.forms import ChangePasswordForm, ConfirmPasswordForm
+from accounts.http import AuthenticatedHttpRequest
 from accounts.lifecycle import account_password_change
 from accounts.mfa import recovery_codes_regenerate, second_factor_changed
 from accounts.models import AccountRequest, AccountRequestStatus
@@ -33,7 +34,9 @@ def _locked_out(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/locked_out.html", status=429)
 
 
-def _password_confirmed(request: HttpRequest, form: forms.Form, field: str, purpose: str) -> Outcome | None:
+def _password_confirmed(
+    request: AuthenticatedHttpRequest, form: forms.Form, field: str, purpose: str
+) -> Outcome | None:
     """Check the form's current-password field through the one counted re-authentication (None: form invalid).
     A wrong password is a form error; a lockout is answered by the caller with the lockout page."""
     if request.method != "POST" or not form.is_valid():
@@ -53,7 +56,7 @@ def password_reentered(request: HttpRequest, *, purpose: str) -> bool:
     return started is not None and time.time() - started <= REAUTH_SECONDS
 
 
-def password_reentry(request: HttpRequest, *, purpose: str, title: str) -> HttpResponse | None:
+def password_reentry(request: AuthenticatedHttpRequest, *, purpose: str, title: str) -> HttpResponse | None:
     """None when the password was re-entered for `purpose` recently; otherwise the password page, and after a
     correct password a redirect back to the same page. The security-key pages ask for the password only here,
     so how re-entry is checked changes in one place (a wrong password counts toward the sign-in lockout)."""
@@ -72,7 +75,7 @@ def password_reentry(request: HttpRequest, *, purpose: str, title: str) -> HttpR
 
 
 @signed_in()
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     user = request.user
     pending = 0
     if user.is_system_admin:
@@ -81,7 +84,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @signed_in()
-def account(request: HttpRequest) -> HttpResponse:
+def account(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/account.html",
@@ -95,7 +98,7 @@ def account(request: HttpRequest) -> HttpResponse:
 
 
 @password_change_page
-def password_change(request: HttpRequest) -> HttpResponse:
+def password_change(request: AuthenticatedHttpRequest) -> HttpResponse:
     user = request.user
     form = ChangePasswordForm(request.POST or None, user=user)
     outcome = _password_confirmed(request, form, "old_password", "password_change")
@@ -117,7 +120,7 @@ def password_change(request: HttpRequest) -> HttpResponse:
 
 
 @signed_in()
-def authenticator_reenrol(request: HttpRequest) -> HttpResponse:
+def authenticator_reenrol(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Re-enrolment: the password first, then a new device within ten minutes; neither while locked out."""
     user = request.user
     started = request.session.get(REENROL_KEY)
@@ -144,7 +147,7 @@ def authenticator_reenrol(request: HttpRequest) -> HttpResponse:
 
 
 @signed_in()
-def recovery_codes(request: HttpRequest) -> HttpResponse:
+def recovery_codes(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ConfirmPasswordForm(request.POST or None)
     outcome = _password_confirmed(request, form, "password", "recovery_codes")
     if outcome == Outcome.LOCKED:
@@ -161,7 +164,7 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
 
 @signed_in()
 @require_POST
-def sessions_end_others_view(request: HttpRequest) -> HttpResponse:
+def sessions_end_others_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     ended = session_end_others(user=request.user, request=request)
     record_event(action="session.ended_others", request=request, actor=request.user, data={"count": ended})
     messages.success(request, _("他の端末のセッションを終了しました。"))

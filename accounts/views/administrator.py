@@ -5,11 +5,12 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Exists, F, OuterRef, Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.actions import ADMINISTRATOR_ACTIONS, offered
 from accounts.forms import (
     AccountSearchForm,
     OrganisationRightsForm,
@@ -19,16 +20,11 @@ from accounts.forms import (
     TermsDraftForm,
     UsePolicyForm,
 )
+from accounts.http import AuthenticatedHttpRequest
 from accounts.lifecycle import (
-    SuspensionCause,
-    account_activation_resend,
-    account_password_change_require,
     account_request_approve,
     account_request_reject,
-    account_retire,
     account_roles_change,
-    account_suspend,
-    account_unlock,
     organisation_password_max_age_set,
     organisation_rights_change,
     organisation_second_factor_policy_set,
@@ -54,8 +50,12 @@ from audit.models import SecurityEvent
 from renergy.geography import PREFECTURES
 
 
+def _form_errors(form: ReasonForm) -> str:
+    return " ".join(str(message) for messages_ in form.errors.values() for message in messages_)
+
+
 @system_admin_only
-def admin_requests(request: HttpRequest) -> HttpResponse:
+def admin_requests(request: AuthenticatedHttpRequest) -> HttpResponse:
     # Officers are not told whether an address exists in another organisation; the administrator is, here.
     same_address = AccountRequest.objects.filter(
         status=AccountRequestStatus.PENDING, kind=AccountRequestKind.NEW, email__iexact=OuterRef("email")
@@ -64,16 +64,16 @@ def admin_requests(request: HttpRequest) -> HttpResponse:
         AccountRequest.objects.filter(status=AccountRequestStatus.PENDING)
         .select_related("organisation", "requested_by", "target_user")
         .annotate(
-            address_registered=Exists(User.objects.filter(email__iexact=OuterRef("email"))),
+            address_registered=Exists(User.objects.managed_by(request.user).filter(email__iexact=OuterRef("email"))),
             address_requested_elsewhere=Exists(same_address),
         )
     )
-    return render(request, "accounts/admin_requests.html", {"pending": pending, "reason_form": ReasonForm()})
+    return render(request, "accounts/admin_requests.html", {"pending": pending})
 
 
 @system_admin_only
 @require_POST
-def admin_request_decide(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
+def admin_request_decide(request: AuthenticatedHttpRequest, pk: int, decision: str) -> HttpResponse:
     account_request = get_object_or_404(AccountRequest, pk=pk)
     try:
         if decision == "approve":
@@ -81,10 +81,13 @@ def admin_request_decide(request: HttpRequest, pk: int, decision: str) -> HttpRe
             messages.success(request, _("承認しました。本人に有効化リンクを送信しました。"))
         elif decision == "reject":
             form = ReasonForm(request.POST)
+            if not form.is_valid():
+                messages.error(request, _form_errors(form))
+                return redirect("accounts:admin_requests")
             account_request_reject(
                 account_request=account_request,
                 actor=request.user,
-                reason=form.data.get("reason", ""),
+                reason=form.cleaned_data["reason"],
                 request=request,
             )
             messages.success(request, _("却下しました。"))
@@ -96,7 +99,7 @@ def admin_request_decide(request: HttpRequest, pk: int, decision: str) -> HttpRe
 
 
 @system_admin_only
-def admin_organisations(request: HttpRequest) -> HttpResponse:
+def admin_organisations(request: AuthenticatedHttpRequest) -> HttpResponse:
     organisations = Organisation.objects.annotate(
         active_members=Count("members", filter=Q(members__status="active")),
         officers=Count("members", filter=Q(members__is_officer=True, members__status="active")),
@@ -105,12 +108,13 @@ def admin_organisations(request: HttpRequest) -> HttpResponse:
 
 
 def _policy_label(setting: dict) -> str:
-    label = str(dict(SecondFactorPolicy.choices).get(setting.get("policy"), setting.get("policy", "")))
+    policy = str(setting.get("policy", ""))
+    label = str(dict(SecondFactorPolicy.choices).get(policy, policy))
     return f"{label}（{_('端末に固定されたキーのみ')}）" if setting.get("device_bound_only") else label
 
 
 @system_admin_only
-def admin_organisation_second_factor(request: HttpRequest, pk: int) -> HttpResponse:
+def admin_organisation_second_factor(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Which second factors the organisation's people may use, and the record of earlier changes."""
     organisation = get_object_or_404(Organisation, pk=pk)
     form = SecondFactorPolicyForm(
@@ -141,9 +145,9 @@ def admin_organisation_second_factor(request: HttpRequest, pk: int) -> HttpRespo
             "before": _policy_label(event.data.get("before") or {}),
             "after": _policy_label(event.data.get("after") or {}),
         }
-        for event in SecurityEvent.objects.filter(
-            organisation=organisation, action="organisation.second_factor_policy_changed"
-        ).select_related("actor")[:20]
+        for event in SecurityEvent.objects.visible_to(request.user)
+        .filter(organisation=organisation, action="organisation.second_factor_policy_changed")
+        .select_related("actor")[:20]
     ]
     return render(
         request,
@@ -153,7 +157,7 @@ def admin_organisation_second_factor(request: HttpRequest, pk: int) -> HttpRespo
 
 
 @system_admin_only
-def admin_organisation_password(request: HttpRequest, pk: int) -> HttpResponse:
+def admin_organisation_password(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """How long the organisation's passwords last (0: no expiry), and the record of earlier changes."""
     organisation = get_object_or_404(Organisation, pk=pk)
     form = PasswordPolicyForm(request.POST or None, initial={"days": organisation.password_max_age_days})
@@ -181,9 +185,9 @@ def admin_organisation_password(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @system_admin_only
-def admin_accounts(request: HttpRequest) -> HttpResponse:
+def admin_accounts(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = AccountSearchForm(request.GET or None)
-    people = User.objects.select_related("organisation").order_by("organisation__name", "name")
+    people = User.objects.managed_by(request.user).select_related("organisation").order_by("organisation__name", "name")
     if form.is_valid() and form.cleaned_data["q"]:
         q = form.cleaned_data["q"]
         people = people.filter(Q(name__icontains=q) | Q(email__icontains=q) | Q(organisation__name__icontains=q))
@@ -191,44 +195,45 @@ def admin_accounts(request: HttpRequest) -> HttpResponse:
 
 
 @system_admin_only
-def admin_account_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    person = get_object_or_404(User.objects.select_related("organisation"), pk=pk)
+def admin_account_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    person = get_object_or_404(User.objects.managed_by(request.user).select_related("organisation"), pk=pk)
     return render(
         request,
         "accounts/admin_account.html",
-        {"person": person, "reason_form": ReasonForm(), "security_keys": webauthn_credentials(person)},
+        {
+            "person": person,
+            "actions": offered(ADMINISTRATOR_ACTIONS, person, request.user),
+            "security_keys": webauthn_credentials(person),
+        },
     )
 
 
 @system_admin_only
 @require_POST
-def admin_account_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
-    person = get_object_or_404(User, pk=pk)
-    reason = ReasonForm(request.POST).data.get("reason", "")
+def admin_account_action(request: AuthenticatedHttpRequest, pk: int, action: str) -> HttpResponse:
+    person = get_object_or_404(User.objects.managed_by(request.user), pk=pk)
+    chosen = ADMINISTRATOR_ACTIONS.get(action)
+    if chosen is None and action not in ROLE_ACTIONS:
+        raise Http404
+    form = ReasonForm(request.POST)
+    needs_reason = chosen is None or chosen.needs_reason  # a change of rights always gives its reason
+    if needs_reason and not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect("accounts:admin_account", pk=person.pk)
+    reason = form.cleaned_data["reason"] if needs_reason else ""
     try:
-        if action == "suspend":
-            cause = SuspensionCause.ANOMALY if request.POST.get("anomaly") else SuspensionCause.ADMINISTRATOR
-            account_suspend(user=person, reason=reason, actor=request.user, cause=cause, request=request)
-        elif action == "retire":
-            account_retire(user=person, reason=reason, actor=request.user, request=request)
-        elif action == "resend":
-            account_activation_resend(user=person, actor=request.user, request=request)
-        elif action == "unlock":
-            account_unlock(user=person, actor=request.user, request=request)
-        elif action == "require-password-change":
-            account_password_change_require(user=person, actor=request.user, reason=reason, request=request)
-        elif action in ROLE_ACTIONS:
+        if chosen is not None:
+            chosen.perform(request, person, reason)
+        else:
             account_roles_change(
                 user=person, actor=request.user, reason=reason, request=request, **ROLE_ACTIONS[action]
             )
-        else:
-            raise Http404
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     except PermissionDenied as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, _("操作を完了しました。"))
+        messages.success(request, chosen.done if chosen is not None else _("権限を変更しました。"))
     return redirect("accounts:admin_account", pk=person.pk)
 
 
@@ -241,7 +246,7 @@ ROLE_ACTIONS: dict[str, dict[str, bool]] = {
 
 
 @system_admin_only
-def admin_organisation(request: HttpRequest, pk: int) -> HttpResponse:
+def admin_organisation(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """An organisation's data scope (area, jurisdiction, IP ranges, active), changed with a reason through the
     one service; the administrator's own organisation is shown but cannot be changed."""
     organisation = get_object_or_404(Organisation, pk=pk)
@@ -272,7 +277,7 @@ def admin_organisation(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @system_admin_only
-def admin_outbox(request: HttpRequest) -> HttpResponse:
+def admin_outbox(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Mail not yet sent and mail that failed (the outbox): the administrator sees an SMTP outage here.
     Subjects and addresses only; the body (which may hold a one-time link) is never shown."""
     unsent = OutboundEmail.objects.filter(status__in=[OutboundEmailStatus.PENDING, OutboundEmailStatus.SENDING])
@@ -290,7 +295,7 @@ def admin_outbox(request: HttpRequest) -> HttpResponse:
 
 
 @system_admin_only
-def admin_organisation_use_policy(request: HttpRequest, pk: int) -> HttpResponse:
+def admin_organisation_use_policy(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Per-use approval and allowed hours of an organisation, with the record of earlier changes."""
     organisation = get_object_or_404(Organisation, pk=pk)
     own = organisation.pk == request.user.organisation_id
@@ -319,7 +324,7 @@ def admin_organisation_use_policy(request: HttpRequest, pk: int) -> HttpResponse
 
 
 @system_admin_only
-def admin_terms(request: HttpRequest) -> HttpResponse:
+def admin_terms(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Every version of the terms (drafts first), how many people accepted each."""
     versions = TermsVersion.objects.annotate(accepted=Count("acceptances")).order_by(
         F("version").desc(nulls_first=True), "-created_at"
@@ -328,7 +333,7 @@ def admin_terms(request: HttpRequest) -> HttpResponse:
 
 
 @system_admin_only
-def admin_terms_draft(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+def admin_terms_draft(request: AuthenticatedHttpRequest, pk: int | None = None) -> HttpResponse:
     """A new draft (starting from the current text), or changing a draft."""
     draft = get_object_or_404(TermsVersion, pk=pk) if pk is not None else None
     if draft is not None and not draft.is_draft:
@@ -353,7 +358,7 @@ def admin_terms_draft(request: HttpRequest, pk: int | None = None) -> HttpRespon
 
 
 @system_admin_only
-def admin_terms_preview(request: HttpRequest, pk: int) -> HttpResponse:
+def admin_terms_preview(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The text as people will see it on the consent page, with publish (drafts only)."""
     terms = get_object_or_404(TermsVersion, pk=pk)
     return render(request, "accounts/admin_terms_preview.html", {"terms": terms, "current": terms_current()})
@@ -361,7 +366,7 @@ def admin_terms_preview(request: HttpRequest, pk: int) -> HttpResponse:
 
 @system_admin_only
 @require_POST
-def admin_terms_publish(request: HttpRequest, pk: int) -> HttpResponse:
+def admin_terms_publish(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     draft = get_object_or_404(TermsVersion, pk=pk)
     try:
         published = terms_publish(draft=draft, actor=request.user, request=request)

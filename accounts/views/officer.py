@@ -2,46 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from accounts.actions import OFFICER_ACTIONS, offered
 from accounts.forms import AccountRequestForm, ReasonForm
-from accounts.lifecycle import (
-    SuspensionCause,
-    account_activation_resend,
-    account_password_change_require,
-    account_reactivation_request,
-    account_request_create,
-    account_retire,
-    account_suspend,
-)
+from accounts.http import AuthenticatedHttpRequest
+from accounts.lifecycle import account_request_create
 from accounts.models import AccountRequest, User, UseRequest, UseRequestStatus
 from accounts.permissions import officer_only
 
 
-def _own_person(request: HttpRequest, pk: int) -> User:
+def _own_person(request: AuthenticatedHttpRequest, pk: int) -> User:
     # Scoped in the query: a person of another organisation is simply not found.
-    return get_object_or_404(User, pk=pk, organisation_id=request.user.organisation_id)
+    return get_object_or_404(User.objects.managed_by(request.user), pk=pk, organisation_id=request.user.organisation_id)
 
 
 @officer_only
-def officer_console(request: HttpRequest) -> HttpResponse:
+def officer_console(request: AuthenticatedHttpRequest) -> HttpResponse:
     organisation = request.user.organisation
+    people = User.objects.managed_by(request.user).filter(organisation=organisation).order_by("status", "name")
     return render(
         request,
         "accounts/officer_console.html",
         {
             "organisation": organisation,
-            "people": User.objects.filter(organisation=organisation).order_by("status", "name"),
+            "people": [(person, offered(OFFICER_ACTIONS, person, request.user)) for person in people],
             "requests": AccountRequest.objects.filter(organisation=organisation).select_related("target_user")[:50],
-            "reason_form": ReasonForm(),
             "use_requests_pending": UseRequest.objects.filter(
                 organisation=organisation, status=UseRequestStatus.PENDING
             ).count()
@@ -52,7 +43,7 @@ def officer_console(request: HttpRequest) -> HttpResponse:
 
 
 @officer_only
-def officer_request_account(request: HttpRequest) -> HttpResponse:
+def officer_request_account(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = AccountRequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -65,55 +56,23 @@ def officer_request_account(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/officer_request.html", {"form": form})
 
 
-def _suspend(request: HttpRequest, person: User, reason: str) -> None:
-    account_suspend(user=person, reason=reason, actor=request.user, cause=SuspensionCause.TRANSFER, request=request)
-
-
-def _reactivate(request: HttpRequest, person: User, reason: str) -> None:
-    account_reactivation_request(user=person, officer=request.user, reason=reason, request=request)
-
-
-def _retire(request: HttpRequest, person: User, reason: str) -> None:
-    account_retire(user=person, reason=reason, actor=request.user, request=request)
-
-
-def _resend(request: HttpRequest, person: User, reason: str) -> None:
-    account_activation_resend(user=person, actor=request.user, request=request)
-
-
-def _require_password_change(request: HttpRequest, person: User, reason: str) -> None:
-    account_password_change_require(user=person, actor=request.user, reason=reason, request=request)
-
-
-ACTIONS: dict[str, tuple[Callable[[HttpRequest, User, str], None], str]] = {
-    "suspend": (_suspend, gettext_lazy("アカウントを停止しました。")),
-    "reactivate": (_reactivate, gettext_lazy("利用再開を申請しました。")),
-    "retire": (_retire, gettext_lazy("アカウントを廃止しました。")),
-    "resend": (_resend, gettext_lazy("有効化リンクを再送しました。")),
-    "require-password-change": (
-        _require_password_change,
-        gettext_lazy("次回のサインイン（または次の操作）でパスワードの変更を求めます。"),
-    ),
-}
-
-
 @officer_only
 @require_POST
-def officer_person_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
-    if action not in ACTIONS:
+def officer_person_action(request: AuthenticatedHttpRequest, pk: int, action: str) -> HttpResponse:
+    chosen = OFFICER_ACTIONS.get(action)
+    if chosen is None:
         raise Http404
     person = _own_person(request, pk)
     form = ReasonForm(request.POST)
-    if action != "resend" and not form.is_valid():
-        messages.error(request, _("理由を入力してください。"))
+    if chosen.needs_reason and not form.is_valid():
+        messages.error(request, " ".join(str(m) for errors in form.errors.values() for m in errors))
         return redirect("accounts:officer_console")
-    handler, done = ACTIONS[action]
     try:
-        handler(request, person, form.cleaned_data.get("reason", "") if form.is_valid() else "")
+        chosen.perform(request, person, form.cleaned_data["reason"] if chosen.needs_reason else "")
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     except PermissionDenied as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, done)
+        messages.success(request, chosen.done)
     return redirect("accounts:officer_console")

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from accounts.authentication import LOGIN_BACKEND
 from accounts.forms import NewPasswordForm, TermsAcceptForm
+from accounts.http import AuthenticatedHttpRequest
 from accounts.lifecycle import account_activate, account_password_set_from_link, activation_link_find
 from accounts.mfa import recovery_codes_regenerate
 from accounts.middleware import redirect_to_login
@@ -48,7 +49,7 @@ def activate(request: HttpRequest, token: str) -> HttpResponse:
 
 @public
 def activate_password(request: HttpRequest) -> HttpResponse:
-    token = request.session.get(TOKEN_KEY)
+    token = str(request.session.get(TOKEN_KEY) or "")
     link = activation_link_find(token) if token else None
     if link is None:
         return _invalid_link(request)
@@ -74,7 +75,7 @@ def _activation_context_valid(request: HttpRequest) -> bool:
 
 
 @onboarding
-def onboarding_authenticator(request: HttpRequest) -> HttpResponse:
+def onboarding_authenticator(request: AuthenticatedHttpRequest) -> HttpResponse:
     user = request.user
     if user.status != AccountStatus.INVITED:
         return redirect("accounts:home")
@@ -93,7 +94,7 @@ def onboarding_authenticator(request: HttpRequest) -> HttpResponse:
 
 
 @onboarding
-def terms(request: HttpRequest) -> HttpResponse:
+def terms(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Accept the current terms: the last onboarding step, and again whenever a new version is published."""
     user = request.user
     if not user.is_verified():

@@ -66,7 +66,7 @@ def login_password(request: HttpRequest) -> HttpResponse:
             return redirect("accounts:login_code")
         if result.outcome == Outcome.LOCKED:
             return render(request, "accounts/locked_out.html", status=429)
-        error = REFUSALS[result.outcome]
+        error = str(REFUSALS[result.outcome])
     status = 200 if not error else 400
     return render(
         request,

@@ -29,6 +29,7 @@ from django_otp_webauthn.views import (
 
 from accounts.authentication import PENDING_KEY, Outcome, signin_pending_user, signin_webauthn
 from accounts.forms import KeyNameForm
+from accounts.http import AuthenticatedHttpRequest
 from accounts.permissions import key_enrolment, public, signed_in
 from accounts.views.account import password_reentered, password_reentry
 from accounts.views.common import safe_next, webauthn_script_config
@@ -76,7 +77,7 @@ class WebAuthnScriptCatalog(JavaScriptCatalog):
 
 
 @key_enrolment
-def webauthn_enrol(request: HttpRequest) -> HttpResponse:
+def webauthn_enrol(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Add a key: the password first (again within ten minutes), then the key itself."""
     page = password_reentry(request, purpose=REAUTH_PURPOSE, title=_("セキュリティキーの登録"))
     if page is not None:
@@ -105,9 +106,13 @@ class WebAuthnRegisterBegin(_RegistrationRules, BeginCredentialRegistrationView)
     pass
 
 
+class JsonBodyRequest(HttpRequest):
+    data: dict[str, Any]  # the plugin's views parse the JSON body into it before post() runs
+
+
 @key_enrolment
 class WebAuthnRegisterComplete(_RegistrationRules, CompleteCredentialRegistrationView):
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    def post(self, request: JsonBodyRequest, *args: Any, **kwargs: Any) -> JsonResponse:
         user = self.get_user()
         device = webauthn_enrol_complete(request=request, user=user, state=self.get_state(), data=request.data)
         rename_url = reverse("accounts:webauthn_rename", args=[device.pk])
@@ -115,7 +120,7 @@ class WebAuthnRegisterComplete(_RegistrationRules, CompleteCredentialRegistratio
 
 
 @signed_in()
-def webauthn_rename_view(request: HttpRequest, pk: int) -> HttpResponse:
+def webauthn_rename_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     credential = get_object_or_404(WebAuthnCredential, pk=pk, user=request.user, confirmed=True)
     form = KeyNameForm(request.POST or None, initial={"name": credential.name})
     if request.method == "POST" and form.is_valid():
@@ -130,7 +135,7 @@ def webauthn_rename_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @signed_in()
-def webauthn_remove_view(request: HttpRequest, pk: int) -> HttpResponse:
+def webauthn_remove_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     credential = get_object_or_404(WebAuthnCredential, pk=pk, user=request.user, confirmed=True)
     page = password_reentry(request, purpose=REAUTH_PURPOSE, title=_("セキュリティキーの削除"))
     if page is not None:
@@ -163,14 +168,14 @@ class WebAuthnSignInBegin(_PendingPerson, BeginCredentialAuthenticationView):
 
 @public
 class WebAuthnSignInComplete(_PendingPerson, CompleteCredentialAuthenticationView):
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    def post(self, request: JsonBodyRequest, *args: Any, **kwargs: Any) -> JsonResponse:
         user = self.get_user()
         if user is None:
             raise SignInExpired()
         result = signin_webauthn(request, user=user, state=self.get_state(), data=request.data)
         if result.outcome == Outcome.OK:
             next_url = safe_next(request, request.session.pop(NEXT_KEY, ""), reverse("accounts:home"))
-            return JsonResponse({"id": result.device.pk, "redirect_url": next_url})
+            return JsonResponse({"id": result.device.pk if result.device else None, "redirect_url": next_url})
         if result.outcome == Outcome.LOCKED:
             request.session.pop(PENDING_KEY, None)
             detail = _(
@@ -182,5 +187,7 @@ class WebAuthnSignInComplete(_PendingPerson, CompleteCredentialAuthenticationVie
         if result.outcome == Outcome.IP_REFUSED:
             request.session.pop(PENDING_KEY, None)
             return JsonResponse({"detail": str(REFUSALS[Outcome.IP_REFUSED]), "code": "ip_refused"}, status=403)
-        detail = SIGNIN_REFUSALS.get(result.reason) or _("キーを確認できませんでした。もう一度お試しください。")
+        detail = str(SIGNIN_REFUSALS.get(result.reason) or "") or _(
+            "キーを確認できませんでした。もう一度お試しください。"
+        )
         return JsonResponse({"detail": str(detail), "code": result.reason or "invalid"}, status=400)

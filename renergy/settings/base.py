@@ -250,7 +250,9 @@ SITE_URL = env_str("SITE_URL", "http://localhost:8000")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     # Must exceed the longest task, or Redis redelivers it while it still runs.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 6 * 60 * 60)}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 6 * 60 * 60)
+    }
 else:
     CELERY_BROKER_URL = "filesystem://"
     _celery_dir = VAR_DIR / "celery"
@@ -332,6 +334,9 @@ AUDIT_QUERY_VALUE_KEYS = frozenset(
 AUDIT_RETENTION_YEARS = env_int("AUDIT_RETENTION_YEARS", 5)
 AUDIT_ARCHIVE_DIR = env_str("AUDIT_ARCHIVE_DIR", str(VAR_DIR / "audit-archive"))
 AUDIT_PARTITIONS_AHEAD = env_int("AUDIT_PARTITIONS_AHEAD", 3)
+# Self-inspection thresholds: a key set here replaces that default of audit.inspection.DEFAULTS (no key: all
+# defaults), so the agency tunes a threshold without a code change.
+AUDIT_INSPECTION: dict[str, float] = {}
 # Records are sealed per minute, this long after their minute ends, so that requests still committing (and
 # node clock skew) land first. The unsealed window is therefore at most one minute plus this grace.
 AUDIT_SEAL_GRACE_SECONDS = env_int("AUDIT_SEAL_GRACE_SECONDS", 90)

@@ -103,3 +103,45 @@ def test_home_tells_the_administrator_about_pending_requests(officer_a, administ
 def test_home_tells_an_officer_about_the_console(officer_a, signed_in_client) -> None:
     page = signed_in_client(officer_a).get(reverse("accounts:home")).content.decode()
     assert reverse("accounts:officer_console") in page
+
+
+def test_a_reason_longer_than_the_form_allows_is_refused_by_the_form_not_the_database(
+    officer_a, administrator, person, signed_in_client
+) -> None:
+    client = signed_in_client(administrator)
+    too_long = "理" * 501
+    response = client.post(
+        reverse("accounts:admin_account_action", args=[person.pk, "suspend"]), {"reason": too_long}, follow=True
+    )
+    assert response.status_code == 200
+    assert "500" in response.content.decode()  # the form's own message names the limit
+    person.refresh_from_db()
+    assert person.status == AccountStatus.ACTIVE
+    account_request = account_request_create(officer=officer_a, email="long@example.jp", name="L")
+    url = reverse("accounts:admin_request_decide", args=[account_request.pk, "reject"])
+    assert client.post(url, {"reason": too_long}, follow=True).status_code == 200
+    account_request.refresh_from_db()
+    assert account_request.status == "pending"
+
+
+def test_the_administrator_cannot_suspend_or_retire_without_a_reason(administrator, person, signed_in_client) -> None:
+    client = signed_in_client(administrator)
+    for action in ("suspend", "retire", "grant-officer"):
+        client.post(reverse("accounts:admin_account_action", args=[person.pk, action]), {"reason": "  "})
+    person.refresh_from_db()
+    assert person.status == AccountStatus.ACTIVE and not person.is_officer
+
+
+def test_each_console_offers_the_lifecycle_actions_of_the_persons_status_only(
+    officer_a, administrator, person, signed_in_client
+) -> None:
+    account_suspend(user=person, reason="異動", actor=officer_a)
+    officer_page = signed_in_client(officer_a).get(reverse("accounts:officer_console")).content.decode()
+    admin_page = signed_in_client(administrator).get(reverse("accounts:admin_account", args=[person.pk])).content
+    offered = {
+        "officer": {a for a in ("suspend", "reactivate", "retire", "resend") if f"/{person.pk}/{a}/" in officer_page},
+        "administrator": {
+            a for a in ("suspend", "retire", "resend", "unlock") if f"/{person.pk}/{a}/" in admin_page.decode()
+        },
+    }
+    assert offered == {"officer": {"reactivate", "retire"}, "administrator": {"retire", "unlock"}}

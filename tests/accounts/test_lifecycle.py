@@ -12,7 +12,6 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.lifecycle import (
     SuspensionCause,
     account_activate,
-    account_reactivation_approve,
     account_reactivation_request,
     account_request_approve,
     account_request_create,
@@ -148,8 +147,8 @@ def test_reactivation_forces_a_new_link_and_a_new_device(person, officer_a, admi
     with pytest.raises(ValidationError):
         account_reactivation_request(user=person, officer=officer_a, reason="復帰")
     with pytest.raises(PermissionDenied):
-        account_reactivation_approve(account_request=account_request, actor=officer_a)
-    user, token = account_reactivation_approve(account_request=account_request, actor=administrator)
+        account_request_approve(account_request=account_request, actor=officer_a)
+    user, token = account_request_approve(account_request=account_request, actor=administrator)
     assert user.status == AccountStatus.INVITED
     assert not user.has_usable_password()
     assert not TOTPDevice.objects.filter(user=user).exists()
@@ -163,7 +162,7 @@ def test_reactivation_of_an_active_account_is_refused(person, officer_a):
         account_reactivation_request(user=person, officer=officer_a, reason="x")
 
 
-def test_retirement_is_final(person, officer_a, administrator):
+def test_a_retired_account_can_never_be_suspended_reactivated_or_used_again(person, officer_a, administrator):
     account_retire(user=person, reason="退職", actor=officer_a)
     person.refresh_from_db()
     assert person.status == AccountStatus.RETIRED

@@ -4,6 +4,7 @@ also under concurrency."""
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -22,7 +23,7 @@ IP_LIMIT = settings.AXES_IP_FAILURE_LIMIT
 OFFICE = "192.0.2.80"  # one office's address, shared by everyone behind its NAT
 
 
-def _wrong_password(client: Client, email: str, **extra: str) -> int:
+def _wrong_password(client: Client, email: str, **extra: Any) -> int:
     return client.post(
         reverse("accounts:login"), {"username": email, "password": "wrong password 123"}, **extra
     ).status_code

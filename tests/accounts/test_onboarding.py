@@ -35,7 +35,7 @@ def _invitation() -> mail.EmailMessage:
 
 
 def _link_from_mail() -> str:
-    body = _invitation().body
+    body = str(_invitation().body)
     match = re.search(r"http://testserver(/activate/[^/\s]+/)", body)
     assert match, body
     return match.group(1)
@@ -55,7 +55,9 @@ def test_the_whole_issuance_in_the_browser(
     admin = signed_in_client(administrator)
     page = admin.get(reverse("accounts:admin_requests"))
     assert "new.person@example.jp" in page.content.decode()
-    request_pk = int(re.search(r"/manage/requests/(\d+)/approve/", page.content.decode()).group(1))
+    approve = re.search(r"/manage/requests/(\d+)/approve/", page.content.decode())
+    assert approve is not None
+    request_pk = int(approve.group(1))
     with django_capture_on_commit_callbacks(execute=True):
         assert admin.post(reverse("accounts:admin_request_decide", args=[request_pk, "approve"])).status_code == 302
     person = User.objects.get(email="new.person@example.jp")

@@ -15,6 +15,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.lifecycle import account_suspend
 from accounts.models import User, UserSession
+from audit.models import SecurityEvent
 from tests.accounts.conftest import PASSWORD, signed_in_via_views
 
 pytestmark = pytest.mark.django_db
@@ -103,6 +104,8 @@ def test_a_password_change_ends_the_other_sessions(person, signed_in_client) -> 
     assert other.get(reverse("accounts:account")).status_code == 302
     person.refresh_from_db()
     assert person.check_password(new)
+    event = SecurityEvent.objects.get(action="account.password_changed")
+    assert event.actor_id == person.pk and event.target_user_id == person.pk
 
 
 def test_a_password_change_applies_the_validators(person, signed_in_client) -> None:

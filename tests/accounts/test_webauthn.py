@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import pytest
 from axes.models import AccessAttempt
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.django_db
 ORIGIN = settings.OTP_WEBAUTHN_ALLOWED_ORIGINS[0]
 
 
-def _json(client: Client, name: str, body: object = None, **extra: str):
+def _json(client: Client, name: str, body: object = None, **extra: Any):
     payload = json.dumps(body) if body is not None else ""
     return client.post(reverse(name), data=payload, content_type="application/json", **extra)
 
@@ -45,7 +46,7 @@ def enrol_key(client: Client, key: SoftKey, *, password: str = PASSWORD):
     return _json(client, "accounts:webauthn_register_complete", key.register(options.json()))
 
 
-def key_signin(client: Client, user, key: SoftKey, *, ignore_allow_list: bool = False, **extra: str):
+def key_signin(client: Client, user, key: SoftKey, *, ignore_allow_list: bool = False, **extra: Any):
     response = client.post(reverse("accounts:login"), {"username": user.email, "password": PASSWORD}, **extra)
     assert response.status_code == 302, response.content[:300]
     options = _json(client, "accounts:webauthn_signin_begin", **extra)
@@ -54,7 +55,7 @@ def key_signin(client: Client, user, key: SoftKey, *, ignore_allow_list: bool = 
     return _json(client, "accounts:webauthn_signin_complete", assertion, **extra)
 
 
-def with_key(user, signed_in_client, **key_options: bool) -> SoftKey:
+def with_key(user, signed_in_client, **key_options: Any) -> SoftKey:
     key = SoftKey(origin=ORIGIN, **key_options)
     response = enrol_key(signed_in_client(user), key)
     assert response.status_code == 200, response.content

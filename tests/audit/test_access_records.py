@@ -113,7 +113,7 @@ def test_a_streamed_export_commits_each_chunk_before_it_leaves(rf) -> None:
     # The request's own record, and the first chunk's: it is produced before the response leaves, so that a
     # failure there is the outage page rather than a cut-off download (audit.streaming).
     assert AccessRecord.objects.count() == 2
-    assert b"".join(response.streaming_content) == b"A1,A2A3"
+    assert b"".join(response.streaming_content) == b"A1,A2A3"  # type: ignore[attr-defined]
     records = list(AccessRecord.objects.order_by("id"))
     assert [r.part for r in records] == [0, 1, 2]
     assert [r.facility_ids for r in records] == [None, ["A1", "A2"], ["A3"]]
@@ -150,7 +150,7 @@ def test_model_history_gets_our_client_ip_and_request_id_not_the_forwarded_heade
 
     token = context.activate(context.RequestContext(request_id="00000000-0000-0000-0000-000000000001", ip="192.0.2.1"))
     try:
-        Organisation.objects.filter(pk=orgs.bureau.pk).first().save()
+        Organisation.objects.get(pk=orgs.bureau.pk).save()
         org = Organisation.objects.get(pk=orgs.bureau.pk)
         org.name = "改名した経済産業局"
         org.save()

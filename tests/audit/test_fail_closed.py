@@ -64,4 +64,4 @@ def test_an_export_stops_when_its_chunk_cannot_be_recorded(rf, audit_store_broke
         yield b"A1"
 
     with pytest.raises(AuditUnavailable):
-        b"".join(StreamingHttpResponse(rows()).streaming_content)
+        b"".join(StreamingHttpResponse(rows()).streaming_content)  # type: ignore[arg-type]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -17,11 +16,11 @@ from audit.inspection import (
     month_bounds,
 )
 from audit.models import Finding, FindingKind, InspectionRunStatus, SecurityEvent
+from renergy.geography import JST
 from tests.audit.planting import plant, plant_all
 
 pytestmark = [pytest.mark.django_db]
 
-JST = ZoneInfo("Asia/Tokyo")
 OFFICE = "198.51.100.10"
 RETAIL = "203.0.113.45"  # the group's retail company, outside the grid operator's registered range
 
@@ -115,7 +114,7 @@ def test_the_run_reports_progress_and_completes(july_2023) -> None:
     assert run.percent == 100
 
 
-def test_account_management_findings(orgs, make_user) -> None:
+def test_never_used_dormant_and_officerless_accounts_are_found_and_busy_ones_are_not(orgs, make_user) -> None:
     now = timezone.now()
     never = make_user(orgs.operator_a, date_joined=now - timedelta(days=60))
     dormant = make_user(orgs.operator_b, last_activity_at=now - timedelta(days=170))
@@ -134,6 +133,7 @@ def test_a_review_is_recorded(july_2023, orgs, make_user) -> None:
     run, shared, _ = july_2023
     admin = make_user(orgs.contractor)
     finding = Finding.objects.filter(run=run, user_id=shared.pk).first()
+    assert finding is not None
     finding_review(finding=finding, state="escalated", note="資源エネルギー庁へ報告", actor=admin)
     finding.refresh_from_db()
     assert finding.review_state == "escalated"

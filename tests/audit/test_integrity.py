@@ -210,6 +210,7 @@ def test_truncating_a_partition_is_named(sealed_trail, capsys) -> None:
     _tamper(f"TRUNCATE {_partition_of_now()}")
     result = _verify(sealed_trail)
     assert "removed" in _kinds(result)
+    assert first is not None
     assert any(p.record_id == first.pk for p in result.problems)
     assert "removed" in verify_audit_output(sealed_trail, capsys)
 
@@ -243,6 +244,7 @@ def test_truncating_everything_is_named_by_the_anchors(sealed_trail, capsys) -> 
 
 def test_an_unsigned_seal_names_its_period(sealed_trail, capsys) -> None:
     seal = AuditSeal.objects.filter(stream="access").order_by("period_start").first()
+    assert seal is not None
     _tamper("UPDATE audit_auditseal SET signature = '' WHERE id = %s", [seal.pk])
     result = _verify(sealed_trail)
     assert "unsigned" in _kinds(result)

@@ -67,6 +67,7 @@ def test_the_days_last_seal_is_emailed_to_the_agency(settings) -> None:
     [message] = mail.outbox
     assert message.to == ["audit-anchor@agency.example.go.jp"]
     last = AuditSeal.objects.filter(stream="access").order_by("-period_start").first()
+    assert last is not None
     if last.period_start.astimezone(UTC).date() == day:
         assert last.digest in message.body and last.signature in message.body
     anchored = [json.loads(line) for p in Path(settings.AUDIT_ANCHOR_DIR).glob("*.jsonl") for line in p.open()]

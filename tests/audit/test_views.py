@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
@@ -16,11 +15,10 @@ from audit.inspection import inspection_create, inspection_execute
 from audit.models import Finding, FindingReview, SecurityEvent
 from audit.report import CSV_BOM, fiscal_year_report
 from audit.sealing import seal_pending, verify
+from renergy.geography import JST
 from tests.audit.planting import plant, plant_all
 
 pytestmark = [pytest.mark.django_db]
-
-JST = ZoneInfo("Asia/Tokyo")
 
 
 @pytest.fixture
@@ -87,6 +85,7 @@ def test_the_contractor_reviews_a_finding_in_the_browser(orgs, make_user, signed
     admin = make_user(orgs.contractor)
     client = signed_in_client(admin)
     assert client.get(reverse("audit:inspection", args=[run.pk])).status_code == 200
+    assert finding is not None
     response = client.post(
         reverse("audit:finding", args=[finding.pk]), {"state": "explained", "note": "異動に伴う未使用"}
     )

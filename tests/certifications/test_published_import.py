@@ -7,6 +7,7 @@ import datetime
 import io
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -37,7 +38,7 @@ def file_storage(settings, tmp_path):
     }
 
 
-def snapshot() -> tuple[list[dict], list[dict]]:
+def snapshot() -> tuple[list[Any], list[Any]]:
     return (
         list(Facility.objects.order_by("facility_id").values()),
         list(FacilitySite.objects.order_by("facility__facility_id", "position").values()),

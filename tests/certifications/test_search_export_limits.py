@@ -14,11 +14,12 @@ from django.db import connection
 from django.urls import reverse
 
 from audit.models import AccessRecord, SecurityEvent
-from certifications.limits import usage_reserve, usage_today
+from certifications.limits import usage_reserve
 from certifications.models import DailyUsage, FacilityStatus, PowerSource, Scheme, UsageKind
 from certifications.policy import allowed_fields
 from certifications.search import FacilitySearchForm, search_page
 from tests.certifications.conftest import facility_create
+from tests.certifications.usage import usage_today
 
 pytestmark = pytest.mark.django_db
 

@@ -15,15 +15,15 @@ from django.urls import reverse
 from audit.models import SecurityEvent
 from certifications import search
 from certifications.importers import facilities_import
-from certifications.limits import usage_today
 from certifications.models import Facility, UsageKind
 from certifications.planner import facility_statistics_refresh
 from certifications.policy import allowed_fields
 from certifications.search import FacilitySearchForm, ResultCount, search_count, search_queryset
 from tests.certifications.test_import import csv_bytes, row
 from tests.certifications.test_search_export_limits import many  # noqa: F401 - the shared fixture
+from tests.certifications.usage import usage_today
 from tests.database import as_superuser
-from tests.query_counts import assert_query_baseline
+from tests.query_counts import SIGNED_IN, assert_query_baseline
 
 pytestmark = pytest.mark.django_db
 
@@ -156,16 +156,6 @@ def test_back_link_drops_parameters_that_are_not_search_conditions(orgs, make_us
 
 
 # --- query-count baselines ----------------------------------------------------------------------------------
-
-# Every signed-in request: the session (database sessions), the person and organisation, the TOTP device, the
-# current terms; the audit record comes on top.
-SIGNED_IN = {
-    "django_session": 1,
-    "accounts_user": 1,
-    "accounts_organisation": 1,
-    "otp_totp_totpdevice": 1,
-    "accounts_termsversion": 1,
-}
 
 
 @pytest.mark.usefixtures("many")

@@ -64,7 +64,7 @@ def _wait_port(port: int, *, seconds: float, proc: subprocess.Popen | None = Non
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode} before listening on {port}")
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode} before listening on {port}")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return
         time.sleep(0.1)
@@ -358,7 +358,7 @@ class Cluster:
         proc = self._spawn(
             name,
             [str(VENV_BIN / "celery"), "-A", "renergy", "beat", "--loglevel=INFO",
-             f"--schedule={self.dir / f'{name}-schedule'}", f"--pidfile={self.dir / f'{name}.pid'}"],
+             f"--pidfile={self.dir / f'{name}.pid'}"],
             LOG_LEVEL="INFO",
         )  # fmt: skip
         self.procs[name] = proc

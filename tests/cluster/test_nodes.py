@@ -12,6 +12,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 
@@ -59,7 +60,8 @@ def _activation_path(cluster: Cluster, address: str) -> str:
             for raw in re.split(r"\n-{60,}\n", path.read_text()):
                 message = email.message_from_string(raw.strip())
                 if address in (message.get("To") or ""):
-                    body = message.get_payload(decode=True).decode() if not message.is_multipart() else ""
+                    payload = message.get_payload(decode=True) if not message.is_multipart() else b""
+                    body = payload.decode() if isinstance(payload, bytes) else ""
                     link = re.search(r"https?://\S+/activate/\S+", body)
                     assert link, body
                     return "/" + link.group(0).split("/", 3)[3]
@@ -96,7 +98,9 @@ def test_an_account_is_issued_across_both_nodes(cluster: Cluster, signed_in) -> 
     )
     assert response.status_code == 302, response.text[:1000]
     page = newcomer.get("/onboarding/authenticator/", node="node1")
-    secret = re.search(r"<figure class=\"qr\">.*?<code>([A-Z2-7 ]+)</code>", page.text, re.S).group(1)
+    found = re.search(r"<figure class=\"qr\">.*?<code>([A-Z2-7 ]+)</code>", page.text, re.S)
+    assert found is not None, page.text[:1000]
+    secret = found.group(1)
     from base64 import b32decode
 
     newcomer.key_hex = b32decode("".join(secret.split())).hex()
@@ -248,7 +252,7 @@ def test_a_node_killed_in_the_middle_of_an_export(cluster: Cluster, signed_in) -
     survivor = next(name for name in cluster.node_names if name != victim)
 
     # The next requests answer from the survivor at once (a refused connection is redispatched).
-    statuses = Counter()
+    statuses: Counter[tuple[Any, str]] = Counter()
     while not cluster.server_states()[victim].startswith("DOWN"):
         response = reader.get("/facilities/")
         statuses[(response.status_code, node_of(response))] += 1

@@ -98,6 +98,7 @@ def test_exports_read_from_the_replica_within_the_lag_bound_and_from_the_primary
     assert MARKER in _plant_names(reader)  # from the replica again, now that it has replayed the change
     assert len(_fallbacks(cluster)) == 1
 
+    assert cluster.pg is not None
     cluster.pg.replica_stop()
     try:
         assert MARKER in _plant_names(reader)

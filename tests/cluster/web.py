@@ -91,7 +91,7 @@ class Person:
 
     @property
     def session_key(self) -> str:
-        return self.http.cookies.get(SESSION_COOKIE, "")
+        return self.http.cookies.get(SESSION_COOKIE) or ""
 
 
 def node_of(response: httpx.Response) -> str:

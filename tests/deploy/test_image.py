@@ -37,7 +37,7 @@ def _dockerfile() -> tuple[dict[str, str], list[str]]:
     for line in text.splitlines():
         instruction, _, rest = line.strip().partition(" ")
         if instruction == "ENV":
-            env.update(item.split("=", 1) for item in shlex.split(rest))
+            env.update(item.split("=", 1) for item in shlex.split(rest))  # type: ignore[misc]
         elif instruction == "RUN":
             steps += [step.strip() for step in rest.split("&&")]
     return env, steps

@@ -95,7 +95,8 @@ def test_make_run_serves_from_embedded_postgres_and_stops_cleanly(tmp_path: Path
     try:
         assert (var_dir / "postgres" / "PG_VERSION").stat().st_mtime == created
         with psycopg.connect(embedded_db.url(var_dir, role=embedded_db.RUNTIME_ROLE)) as conn:
-            assert conn.execute("SELECT count(*) FROM accounts_user").fetchone()[0] > 10
+            row = conn.execute("SELECT count(*) FROM accounts_user").fetchone()
+            assert row is not None and row[0] > 10
     finally:
         embedded_db.stop(var_dir)
     assert _processes_of(marker) == []

@@ -15,6 +15,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,8 +89,8 @@ class Contexts:
         self.browser, self.base_url, self.problems = browser, base_url, problems
         self.opened: list[BrowserContext] = []
 
-    def new(self, **options: object) -> BrowserContext:
-        settings: dict[str, object] = {
+    def new(self, **options: Any) -> BrowserContext:
+        settings: dict[str, Any] = {
             "base_url": self.base_url,
             "locale": "ja-JP",
             "timezone_id": "Asia/Tokyo",

@@ -58,7 +58,7 @@ def test_an_account_goes_from_request_to_first_export(contexts: Contexts, page: 
     # 3. The activation e-mail arrives, addressed to the person alone.
     [message] = [m for m in mail.outbox if NEWCOMER_EMAIL in m.to]
     assert message.to == [NEWCOMER_EMAIL]
-    link = re.search(r"https?://\S+/activate/\S+", message.body)
+    link = re.search(r"https?://\S+/activate/\S+", str(message.body))
     assert link, message.body
     path = "/" + link.group(0).split("/", 3)[3]
 

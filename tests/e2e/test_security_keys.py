@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from django_otp_webauthn.models import WebAuthnCredential
-from playwright.sync_api import BrowserContext, Page, Route, expect
+from playwright.sync_api import BrowserContext, CDPSession, Page, Route, expect
 
 from accounts.mfa import recovery_codes_regenerate
 from audit.models import SecurityEvent
@@ -30,7 +30,7 @@ def _relying_party_is_the_live_server(settings, live_server) -> None:
     settings.OTP_WEBAUTHN_ALLOWED_ORIGINS = [live_server.url]
 
 
-def virtual_key(context: BrowserContext, page: Page) -> tuple[object, str]:
+def virtual_key(context: BrowserContext, page: Page) -> tuple[CDPSession, str]:
     """A USB security key plugged into this browser tab; touching it is simulated when the browser asks."""
     cdp = context.new_cdp_session(page)
     cdp.send("WebAuthn.enable", {"enableUI": False})

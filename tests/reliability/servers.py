@@ -92,7 +92,7 @@ class SmtpServer:
         from aiosmtpd.controller import Controller
 
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
-        self._controller.start()  # type: ignore[attr-defined]
+        self._controller.start()
 
     def stop(self) -> None:
         if self._controller is not None:

@@ -35,9 +35,10 @@ def broker() -> Iterator[RedisServer]:
     saved = app.conf.broker_url
 
     def point_at(url: str) -> None:
-        app.conf.broker_url = url
-        app._pool = None
-        app.amqp._producer_pool = None
+        # celery keeps the broker's connection pools privately; dropping them makes the next send use `url`.
+        app.conf.broker_url = url  # type: ignore[misc]
+        app._pool = None  # type: ignore[attr-defined]
+        app.amqp._producer_pool = None  # type: ignore[attr-defined]
 
     point_at(server.url)
     yield server

@@ -49,7 +49,7 @@ PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 
 def _placeholder_sample(pattern: Any) -> str:
     if isinstance(pattern, RoutePattern):
-        return re.sub(r"<(?:(\w+):)?\w+>", lambda m: "{{%s}}" % (m.group(1) or "str"), str(pattern._route))
+        return re.sub(r"<(?:(\w+):)?\w+>", lambda m: "{{%s}}" % (m.group(1) or "str"), str(pattern._route))  # type: ignore[attr-defined]
     return _sample(pattern)
 
 

@@ -46,7 +46,7 @@ class _Verified:
 
 def menu_for(user, path: str = "/") -> list[str]:
     request = RequestFactory().get(path)
-    request.user = _Verified(user)
+    request.user = _Verified(user)  # type: ignore[assignment]
     return [str(link.label) for link in layout(request)["ui"].menu]
 
 
@@ -82,7 +82,7 @@ def test_each_role_gets_the_menu_of_its_work(
 
 def test_the_menu_marks_the_section_of_a_facility_page_as_current(orgs, make_user) -> None:
     request = RequestFactory().get("/facilities/F000000001/")
-    request.user = _Verified(make_user(orgs.agency))
+    request.user = _Verified(make_user(orgs.agency))  # type: ignore[assignment]
     current = [str(link.label) for link in layout(request)["ui"].menu if link.current]
     assert current == ["認定設備の検索"]
 

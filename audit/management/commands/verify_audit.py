@@ -7,39 +7,31 @@ the anchor store. Dates are JST calendar days; --to is inclusive. Default: the l
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from audit.management.arguments import iso_day
 from audit.sealing import verify
+from renergy.geography import JST, jst_days
 
-JST = ZoneInfo("Asia/Tokyo")
 _RESULT = {"ok": "OK", "failed": "FAILED", "not_checked": "NOT CHECKED"}
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise CommandError(f"not a date (YYYY-MM-DD): {text}") from None
 
 
 class Command(BaseCommand):
     help = "Verify the audit trail of a period against its signed, anchored seals."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--from", dest="start", type=_day)
-        parser.add_argument("--to", dest="end", type=_day)
+        parser.add_argument("--from", dest="start", type=iso_day)
+        parser.add_argument("--to", dest="end", type=iso_day)
 
     def handle(self, *args: Any, start: date | None, end: date | None, **options: Any) -> None:
         today = timezone.localdate(timezone.now(), JST)
         end = end or today
         start = start or end - timedelta(days=7)
-        period_from = datetime.combine(start, time(), JST)
-        period_to = datetime.combine(end + timedelta(days=1), time(), JST)
+        period_from, period_to = jst_days(start, end)
         result = verify(period_from, period_to)
         summary = (
             f"{result.records_checked} records in {result.seals_checked} seals from {start} to {end}; "

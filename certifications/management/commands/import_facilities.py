@@ -53,18 +53,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"{name}: {phase}: {done}/{total} ({percent}%)")
 
         result = facilities_import(handle, name=name.rsplit("/", 1)[-1], progress=progress)
-        record_event(
-            action="facility.imported" if not result.errors else "facility.import_rejected",
-            data={
-                "file": name,
-                "created": result.created,
-                "updated": result.updated,
-                "unchanged": result.unchanged,
-                "errors": len(result.errors),
-                "unrecognised": len(result.unrecognised),
-                "via": "command",
-            },
-        )
+        record_event(action=result.event_action, data={"file": name, **result.event_data(), "via": "command"})
         for heading in result.unrecognised:
             self.stdout.write(self.style.WARNING(f"{name}: not imported (unknown heading): {heading}"))
         if result.errors:
