@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import models
 from django.utils import translation
 
 from accounts.models import Organisation, OrganisationKind
@@ -37,7 +38,9 @@ def render_visibility_markdown() -> str:
             )
         for setting in policy.ORGANISATION_SETTINGS:
             scope = setting.policy.scope
-            value = dict(Organisation._meta.get_field(setting.setting).flatchoices)[setting.value]
+            field = Organisation._meta.get_field(setting.setting)
+            assert isinstance(field, models.Field)
+            value = dict(field.flatchoices)[setting.value]
             label = OrganisationKind(setting.kind).label
             lines.append(
                 f"| `{setting.kind}` with `{setting.setting} = {setting.value}` | {label}（{value}） "

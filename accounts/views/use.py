@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.forms import ReasonForm, UseRequestForm
+from accounts.http import AuthenticatedHttpRequest
 from accounts.models import UseRequest, UseRequestStatus
 from accounts.permissions import before_use_approval
 from accounts.use_policy import (
@@ -22,7 +23,7 @@ from accounts.use_policy import (
 
 
 @before_use_approval()
-def use_request(request: HttpRequest) -> HttpResponse:
+def use_request(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The person's request form, their open window and their recent requests."""
     organisation = request.user.organisation
     form = UseRequestForm(request.POST or None, max_minutes=organisation.use_approval_max_minutes)
@@ -51,14 +52,14 @@ def use_request(request: HttpRequest) -> HttpResponse:
 
 @before_use_approval()
 @require_POST
-def use_window_end(request: HttpRequest) -> HttpResponse:
+def use_window_end(request: AuthenticatedHttpRequest) -> HttpResponse:
     if use_window_close(user=request.user, request=request) is not None:
         messages.success(request, _("利用を終了しました。再び利用するときは改めて申請してください。"))
     return redirect("accounts:use_request")
 
 
 @before_use_approval(officer=True)
-def officer_use_requests(request: HttpRequest) -> HttpResponse:
+def officer_use_requests(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The officer's queue: their own organisation's requests only (their own shown, but never decidable)."""
     requests = UseRequest.objects.filter(organisation_id=request.user.organisation_id).select_related(
         "user", "decided_by"
@@ -76,7 +77,7 @@ def officer_use_requests(request: HttpRequest) -> HttpResponse:
 
 @before_use_approval(officer=True)
 @require_POST
-def officer_use_decide(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
+def officer_use_decide(request: AuthenticatedHttpRequest, pk: int, decision: str) -> HttpResponse:
     # Scoped in the query: another organisation's request is simply not found.
     use_req = get_object_or_404(UseRequest, pk=pk, organisation_id=request.user.organisation_id)
     try:

@@ -38,6 +38,7 @@ def test_the_administrator_drafts_previews_and_publishes_new_terms(administrator
 
     assert client.post(reverse("accounts:admin_terms_publish", args=[draft.pk])).status_code == 302
     draft.refresh_from_db()
+    assert before.version is not None
     assert draft.version == before.version + 1 and draft.published_at is not None
     assert terms_current() == draft
     # Everyone accepts the new version at their next request.

@@ -108,6 +108,7 @@ def test_a_person_asks_an_officer_approves_and_the_person_uses_the_system(
     assert _decide(queue, use_request, "approve").status_code == 302
     use_request.refresh_from_db()
     assert use_request.status == UseRequestStatus.APPROVED and use_request.decided_by == officer
+    assert use_request.window_end and use_request.window_start
     assert use_request.window_end - use_request.window_start == timedelta(minutes=60)
 
     assert client.get(HOME).status_code == 200
