@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Organisation, OrganisationKind, User
+from audit.evidence import EVIDENCE_LABELS, evidence_keys, evidence_value
 from audit.inspection import JST, fiscal_year_bounds
 from audit.models import AccessRecord, Finding, SecurityEvent, VerificationRun
 from audit.sealing import seal_chain_status
@@ -260,36 +261,6 @@ def verification_summary(start: datetime, end: datetime) -> dict[str, Any]:
     }
 
 
-# Labels of the evidence each finding kind records (audit.inspection's jsonb_build_object keys), in the
-# order the columns appear. A key missing here is still shown, under its own name.
-EVIDENCE_LABELS: dict[str, Any] = {
-    "requests": gettext_lazy("利用回数"),
-    "per_day": gettext_lazy("1日あたり"),
-    "baseline_per_day": gettext_lazy("平常時の1日あたり"),
-    "ratio": gettext_lazy("倍率"),
-    "off_hours_requests": gettext_lazy("時間外の利用回数"),
-    "share": gettext_lazy("割合"),
-    "days": gettext_lazy("日数"),
-    "work_hours": gettext_lazy("業務時間"),
-    "new_ips": gettext_lazy("初めてのIPアドレス"),
-    "requests_from_new_ips": gettext_lazy("初めてのIPからの利用回数"),
-    "foreign_ips": gettext_lazy("範囲外のIPアドレス"),
-    "requests_from_foreign_ips": gettext_lazy("範囲外のIPからの利用回数"),
-    "switches": gettext_lazy("切替回数"),
-    "ips": gettext_lazy("IPアドレス"),
-    "first_at": gettext_lazy("最初の日時"),
-    "within_minutes": gettext_lazy("判定の間隔（分）"),
-    "distinct_facilities": gettext_lazy("閲覧した設備数"),
-    "export_rows": gettext_lazy("出力行数"),
-    "exports": gettext_lazy("出力回数"),
-    "last_activity": gettext_lazy("最終利用"),
-    "idle_days": gettext_lazy("未利用日数"),
-    "suspension_after_days": gettext_lazy("自動停止までの日数"),
-    "issued": gettext_lazy("発行日時"),
-    "status": gettext_lazy("状態"),
-    "days_since_issue": gettext_lazy("発行後の日数"),
-    "active_accounts": gettext_lazy("有効なアカウント数"),
-}
 FINDING_COLUMNS = (
     gettext_lazy("点検"),
     gettext_lazy("組織"),
@@ -298,35 +269,6 @@ FINDING_COLUMNS = (
     gettext_lazy("重要度"),
     gettext_lazy("確認状況"),
 )
-
-
-def evidence_text(value: Any) -> Any:
-    """One evidence value as a cell: numbers stay numbers; lists of IPs read as 「203.0.113.5（12回）、…」."""
-    if isinstance(value, bool) or value is None:
-        return "" if value is None else str(value)
-    if isinstance(value, (int, float)):
-        return value
-    if isinstance(value, list):
-        parts = []
-        for item in value:
-            if isinstance(item, dict) and "ip" in item:
-                parts.append(_("%(ip)s（%(n)s回）") % {"ip": item["ip"], "n": item.get("requests", "?")})
-            else:
-                parts.append(str(item))
-        return "、".join(parts)
-    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
-        try:
-            return f"{datetime.fromisoformat(value).astimezone(JST):%Y-%m-%d %H:%M}"
-        except ValueError:
-            return value
-    return str(value)
-
-
-def evidence_keys(findings: list[dict[str, Any]]) -> list[str]:
-    """The evidence keys of these findings, in EVIDENCE_LABELS order (unknown keys last, by name)."""
-    present = {key for row in findings for key in row["numbers"]}
-    known = [key for key in EVIDENCE_LABELS if key in present]
-    return known + sorted(present - set(EVIDENCE_LABELS))
 
 
 def _write(sheet: Any, row: int, column: int, value: Any, fmt: Any = None) -> None:
@@ -393,7 +335,7 @@ def write_xlsx(report: FiscalYearReport, handle: Any) -> None:
     keys = evidence_keys(report.findings)
     findings = [
         [row["run"], row["organisation"], row["account"], str(row["kind"]), str(row["severity"]), str(row["state"]),
-         *(evidence_text(row["numbers"].get(key)) if key in row["numbers"] else "" for key in keys)]
+         *(evidence_value(key, row["numbers"][key]) if key in row["numbers"] else "" for key in keys)]
         for row in report.findings
     ]  # fmt: skip
     headings = [str(label) for label in FINDING_COLUMNS] + [str(EVIDENCE_LABELS.get(key, key)) for key in keys]

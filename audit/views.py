@@ -20,8 +20,10 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import officer_only, system_admin_only
 from audit import report as reports
+from audit.evidence import evidence_rows
 from audit.inspection import (
     JST,
+    finding_answer,
     finding_review,
     findings_for_organisation,
     fiscal_year_bounds,
@@ -93,7 +95,49 @@ def organisation_log(request: HttpRequest) -> HttpResponse:
 @officer_only
 def organisation_findings(request: HttpRequest) -> HttpResponse:
     findings = findings_for_organisation(request.user.organisation).select_related("user")[:500]
-    return render(request, "audit/findings.html", {"findings": findings, "scope": request.user.organisation.name})
+    return render(
+        request,
+        "audit/findings.html",
+        {"findings": _with_evidence(findings), "scope": request.user.organisation.name, "answer_link": True},
+    )
+
+
+class AnswerForm(forms.Form):
+    note = forms.CharField(label=gettext_lazy("回答"), widget=forms.Textarea(attrs={"rows": 4}), max_length=4000)
+
+
+@officer_only
+@require_http_methods(["GET", "POST"])
+def organisation_finding(request: HttpRequest, pk: int) -> HttpResponse:
+    """An officer reads one finding of their organisation and answers it; another organisation's is not found."""
+    item = get_object_or_404(
+        findings_for_organisation(request.user.organisation).select_related("user", "organisation"), pk=pk
+    )
+    form = AnswerForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        finding_answer(finding=item, note=form.cleaned_data["note"], actor=request.user, request=request)
+        messages.success(request, _("回答を記録しました。システム管理者が確認します。"))
+        return redirect("audit:organisation_finding", pk=item.pk)
+    return render(
+        request,
+        "audit/finding.html",
+        {
+            "finding": item,
+            "evidence": evidence_rows(item.numbers),
+            "form": form,
+            "reviews": item.reviews.select_related("reviewed_by__organisation"),
+            "submit_label": _("回答する"),
+            "form_heading": _("組織としての回答"),
+            "for_officer": True,
+        },
+    )
+
+
+def _with_evidence(findings: Any) -> list[Finding]:
+    rows = list(findings)
+    for item in rows:
+        item.evidence = evidence_rows(item.numbers)
+    return rows
 
 
 class InspectionForm(forms.Form):
@@ -134,7 +178,13 @@ def inspection(request: HttpRequest, pk: int) -> HttpResponse:
     response = render(
         request,
         "audit/inspection.html",
-        {"run": run, "findings": findings[:1000], "running": running, "states": ReviewState.choices, "state": state},
+        {
+            "run": run,
+            "findings": _with_evidence(findings[:1000]),
+            "running": running,
+            "states": ReviewState.choices,
+            "state": state,
+        },
     )
     if running:
         response["Refresh"] = "3"  # the progress page reloads itself: no script (the CSP allows none inline)
@@ -168,7 +218,18 @@ def finding(request: HttpRequest, pk: int) -> HttpResponse:
         )
         messages.success(request, _("確認結果を記録しました。"))
         return redirect("audit:finding", pk=item.pk)
-    return render(request, "audit/finding.html", {"finding": item, "form": form, "reviews": item.reviews.all()})
+    return render(
+        request,
+        "audit/finding.html",
+        {
+            "finding": item,
+            "evidence": evidence_rows(item.numbers),
+            "form": form,
+            "reviews": item.reviews.select_related("reviewed_by__organisation"),
+            "submit_label": _("記録する"),
+            "form_heading": _("確認結果の記録"),
+        },
+    )
 
 
 def _fiscal_year_or_404(year: int) -> int:
