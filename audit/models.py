@@ -12,7 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -117,6 +119,11 @@ class AccessRecord(AppendOnlyModel):
             # Serves per-account history, the self-inspection baselines and "my organisation's log" for officers.
             models.Index(fields=["user", "at"], name="audit_access_user_at"),
             models.Index(fields=["organisation", "at"], name="audit_access_org_at"),
+            # Serves the operators' accounting of disclosures (audit.disclosure_accounting): "records naming any
+            # of these facility IDs" (`?|`). Partial: most requests disclose no facility.
+            GinIndex(
+                fields=["facility_ids"], name="audit_access_facility_ids", condition=Q(facility_ids__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:

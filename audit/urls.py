@@ -11,6 +11,7 @@ urlpatterns = [
     path("organisation/log/", views.organisation_log, name="organisation_log"),
     path("organisation/findings/", views.organisation_findings, name="organisation_findings"),
     path("organisation/findings/<int:pk>/", views.organisation_finding, name="organisation_finding"),
+    path("disclosures/", views.operator_disclosure_log, name="disclosures"),
     path("inspections/", views.inspections, name="inspections"),
     path("inspections/<int:pk>/", views.inspection, name="inspection"),
     path("findings/<int:pk>/", views.finding, name="finding"),

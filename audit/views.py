@@ -18,8 +18,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 from django.views.decorators.http import require_http_methods
 
-from accounts.permissions import officer_only, system_admin_only
+from accounts.models import OrganisationKind
+from accounts.permissions import officer_only, signed_in, system_admin_only
 from audit import report as reports
+from audit.disclosure import disclose
+from audit.disclosure_accounting import operator_disclosures
 from audit.evidence import evidence_rows
 from audit.inspection import (
     JST,
@@ -32,6 +35,7 @@ from audit.inspection import (
     month_bounds,
 )
 from audit.models import AccessRecord, Finding, InspectionRun, InspectionRunStatus, ReviewState, SecurityEvent
+from certifications.selectors import get_visible_facility_or_404
 
 PAGE_SIZE = 200
 
@@ -282,3 +286,41 @@ def report_records_csv(request: HttpRequest, year: int) -> StreamingHttpResponse
     response = StreamingHttpResponse(reports.raw_csv_stream(start, end), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="access-records-FY{year}.csv"'
     return response
+
+
+class DisclosureFilterForm(forms.Form):
+    year = forms.TypedChoiceField(label=gettext_lazy("年度"), coerce=int, required=False)
+    facility = forms.CharField(label=gettext_lazy("設備ID（任意）"), required=False, max_length=20)
+
+    def __init__(self, *args: Any, years: list[int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["year"].choices = [(year, _("%(year)d年度") % {"year": year}) for year in years]
+
+
+@signed_in(OrganisationKind.OPERATOR)
+def operator_disclosure_log(request: HttpRequest) -> HttpResponse:
+    """A certified operator's account of who (which organisations) viewed or exported its facilities.
+
+    A facility named in the parameters goes through get_visible_facility_or_404 first: another operator's is
+    answered exactly like an unknown one (404, recorded), so the page confirms nothing about it."""
+    current = fiscal_year_of(timezone.now())
+    years = list(range(current, current - 6, -1))
+    form = DisclosureFilterForm(request.GET or None, years=years)
+    year, facility_ids = current, None
+    if form.is_valid():
+        year = form.cleaned_data["year"] or current
+        wanted = form.cleaned_data["facility"].strip().upper()
+        if wanted:
+            facility_ids = [get_visible_facility_or_404(request.user, wanted, request=request).facility_id]
+    elif form.is_bound:
+        raise Http404  # a year outside the offered ones, or a malformed facility: nothing to answer
+    start, end = fiscal_year_bounds(year)
+    lines = operator_disclosures(user=request.user, start=start, end=end, facility_ids=facility_ids)
+    shown = sorted({line.facility_id for line in lines})
+    if shown:
+        disclose(request, facility_ids=shown, fields=["facility_id"], kind="list")
+    return render(
+        request,
+        "audit/disclosures.html",
+        {"form": form, "lines": lines, "year": year, "organisation": request.user.organisation},
+    )

@@ -48,6 +48,7 @@ EVERYONE: Who = lambda person: True  # noqa: E731
 FACILITY_USERS: Who = lambda person: person.works_with_facilities  # noqa: E731
 OFFICERS: Who = lambda person: person.is_officer  # noqa: E731
 SYSTEM_ADMINS: Who = lambda person: person.is_system_admin  # noqa: E731
+OPERATORS: Who = lambda person: person.role == OrganisationKind.OPERATOR  # noqa: E731
 # Register uploads are the agency's own certification work (certifications.views.IMPORT_ROLES).
 IMPORTERS: Who = lambda person: person.role in {OrganisationKind.AGENCY, OrganisationKind.BUREAU}  # noqa: E731
 
@@ -56,6 +57,7 @@ MENU: list[tuple[str, Any, Who]] = [
     ("accounts:home", _("ホーム"), EVERYONE),
     ("certifications:list", _("認定設備の検索"), FACILITY_USERS),
     ("certifications:import_upload", _("台帳の取込"), IMPORTERS),
+    ("audit:disclosures", _("自社設備の閲覧記録"), OPERATORS),
     ("accounts:officer_console", _("組織の利用者"), OFFICERS),
     ("accounts:officer_request", _("アカウントの申請"), OFFICERS),
     ("accounts:officer_access_review", _("アカウント棚卸し"), OFFICERS),
