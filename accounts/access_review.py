@@ -10,6 +10,11 @@ A daily job (accounts.tasks.access_review_sweep) does three things, each idempot
   and e-mail the organisation's officers;
 - **remind** the officers ACCESS_REVIEW_REMINDER_DAYS before the deadline while anyone is still unconfirmed.
 
+The system administrators' own organisation is reviewed like any other, but its people left unconfirmed at
+the deadline are recorded as lapsed, not suspended: a suspension is lifted only by an administrator's approval,
+so suspending the last administrators would leave nobody able to reactivate anyone (the administrator page and
+the fiscal-year report show the lapse).
+
 Who may decide: an officer of the person's own organisation, or the system administrator (an organisation
 without an officer would otherwise lose everyone); nobody decides about themself — an officer is confirmed by
 another officer or by the administrator.
@@ -38,6 +43,7 @@ from accounts.models import (
     AccessReviewItem,
     AccountStatus,
     Organisation,
+    OrganisationKind,
     User,
 )
 from accounts.outbox import outbox_enqueue
@@ -253,11 +259,17 @@ def _close_one(review_id: int, now: datetime) -> dict[str, int] | None:
         )
         if review is None:
             return None  # closed by an overlapping sweep, or being closed by it now
-        counts = {"suspended": 0, "gone": 0}
+        counts = {"suspended": 0, "gone": 0, "lapsed": 0}
+        administrators = Organisation.objects.filter(
+            pk=review.organisation_id, kind=OrganisationKind.CONTRACTOR
+        ).exists()
         pending = review.items.filter(decision=AccessReviewDecision.PENDING).select_related("user")
         for item in pending:
             person = User.objects.select_for_update().get(pk=item.user_id)
-            if person.status in _CAN_SIGN_IN:
+            if person.status in _CAN_SIGN_IN and administrators:
+                item.decision = AccessReviewDecision.LAPSED
+                counts["lapsed"] += 1
+            elif person.status in _CAN_SIGN_IN:
                 account_suspend(user=person, reason=SUSPENSION_REASON, actor=None, cause=SuspensionCause.ACCESS_REVIEW)
                 item.decision = AccessReviewDecision.SUSPENDED
                 counts["suspended"] += 1

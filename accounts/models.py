@@ -541,6 +541,8 @@ class AccessReviewDecision(models.TextChoices):
     REVOKED = "revoked", _("不要として停止")
     SUSPENDED = "suspended", _("期限までに未確認のため停止")
     GONE = "gone", _("期限前に停止・廃止済み")
+    # The system administrators' own organisation: unconfirmed at the deadline, recorded, not suspended.
+    LAPSED = "lapsed", _("期限までに未確認（停止の対象外）")
 
 
 class AccessReviewItem(models.Model):

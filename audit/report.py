@@ -244,10 +244,10 @@ def access_review_rows(start: datetime, end: datetime) -> list[dict[str, Any]]:
             "revoked": review.revoked,
             "suspended": review.suspended,
             "gone": review.gone,
-            "pending": review.pending,
+            "pending": review.pending + review.lapsed,
             "closed": f"{review.closed_at.astimezone(JST):%Y-%m-%d %H:%M}" if review.closed_at else "",
             # Everyone decided by the officers (or the administrator) before the deadline.
-            "complete": review.pending == 0 and review.suspended == 0,
+            "complete": review.pending == 0 and review.suspended == 0 and review.lapsed == 0,
         }
         for review in rounds
     ]

@@ -287,3 +287,14 @@ def test_the_fiscal_year_report_includes_each_round_per_organisation(grid, orgs,
     sheet = list(workbook["アカウント棚卸し"].iter_rows(values_only=True))
     assert sheet[0][:5] == ("対象期", "組織", "種別", "確認期限", "対象者")
     assert any(line[1] == orgs.grid_tokyo.name and line[4] == 3 and line[7] == 2 for line in sheet[1:])
+
+
+def test_the_system_administrators_are_recorded_as_lapsed_not_suspended(orgs, make_user) -> None:
+    # Suspending the last administrators would leave nobody to approve any reactivation.
+    admin = make_user(orgs.contractor, officer=True)
+    access_reviews_open()
+    review = _review(orgs.contractor)
+    access_reviews_close(now=_past_deadline(review))
+    assert _status(admin) == AccountStatus.ACTIVE
+    assert _item(orgs.contractor, admin).decision == AccessReviewDecision.LAPSED
+    assert SecurityEvent.objects.get(action="access_review.closed").data["lapsed"] == 1
