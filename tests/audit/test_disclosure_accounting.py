@@ -156,3 +156,11 @@ def test_the_records_are_found_through_the_facility_ids_index(register, orgs, gr
         )
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "facility_ids" in plan and "Bitmap Index Scan" in plan
+
+
+def test_the_accounting_reads_in_english_too(register, orgs, grid_viewer, make_user, signed_in_client) -> None:
+    plant_all([plant(grid_viewer, timezone.now() - timedelta(hours=2), facility_ids=[A1])])
+    client = signed_in_client(make_user(orgs.operator_a))
+    client.cookies["django_language"] = "en"
+    page = client.get(reverse("audit:disclosures")).content.decode()
+    assert "Who viewed our facilities" in page and "List and search" in page

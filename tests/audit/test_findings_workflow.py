@@ -161,3 +161,15 @@ def test_evidence_is_shown_as_labelled_values_not_raw_keys(
     assert "days_since_issue" not in page
     assert "招待中" not in page and "有効" in page  # the account status by its label, not "active"
     assert ">active<" not in page
+
+
+def test_evidence_labels_are_translated_for_english_readers(
+    period, never_used, orgs, make_user, signed_in_client
+) -> None:
+    officer = make_user(orgs.operator_a, officer=True, last_activity_at=timezone.now())
+    _inspect(*period)
+    client = signed_in_client(officer)
+    client.cookies["django_language"] = "en"
+    page = client.get(reverse("audit:organisation_findings")).content.decode()
+    assert "Days since issue" in page
+    assert "発行後の日数" not in page and "days_since_issue" not in page
