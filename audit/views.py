@@ -6,7 +6,7 @@ report.py and sealing.py; every view declares who may use it.
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 from django.views.decorators.http import require_http_methods
 
-from accounts.models import OrganisationKind
+from accounts.models import OrganisationKind, User
 from accounts.permissions import officer_only, signed_in, system_admin_only
 from audit import report as reports
 from audit.disclosure import disclose
@@ -96,13 +96,19 @@ def organisation_log(request: HttpRequest) -> HttpResponse:
     return render(request, "audit/access_log.html", {**context, "scope": organisation.name})
 
 
+def _person(request: HttpRequest) -> User:
+    # Only for views behind the access gate (signed_in, officer_only): the user is a signed-in person.
+    return cast(User, request.user)
+
+
 @officer_only
 def organisation_findings(request: HttpRequest) -> HttpResponse:
-    findings = findings_for_organisation(request.user.organisation).select_related("user")[:500]
+    organisation = _person(request).organisation
+    findings = findings_for_organisation(organisation).select_related("user")[:500]
     return render(
         request,
         "audit/findings.html",
-        {"findings": _with_evidence(findings), "scope": request.user.organisation.name, "answer_link": True},
+        {"findings": _with_evidence(findings), "scope": organisation.name, "answer_link": True},
     )
 
 
@@ -114,12 +120,13 @@ class AnswerForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 def organisation_finding(request: HttpRequest, pk: int) -> HttpResponse:
     """An officer reads one finding of their organisation and answers it; another organisation's is not found."""
+    officer = _person(request)
     item = get_object_or_404(
-        findings_for_organisation(request.user.organisation).select_related("user", "organisation"), pk=pk
+        findings_for_organisation(officer.organisation).select_related("user", "organisation"), pk=pk
     )
     form = AnswerForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        finding_answer(finding=item, note=form.cleaned_data["note"], actor=request.user, request=request)
+        finding_answer(finding=item, note=form.cleaned_data["note"], actor=officer, request=request)
         messages.success(request, _("回答を記録しました。システム管理者が確認します。"))
         return redirect("audit:organisation_finding", pk=item.pk)
     return render(
@@ -294,7 +301,9 @@ class DisclosureFilterForm(forms.Form):
 
     def __init__(self, *args: Any, years: list[int], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["year"].choices = [(year, _("%(year)d年度") % {"year": year}) for year in years]
+        cast(forms.ChoiceField, self.fields["year"]).choices = [
+            (year, _("%(year)d年度") % {"year": year}) for year in years
+        ]
 
 
 @signed_in(OrganisationKind.OPERATOR)
@@ -303,6 +312,7 @@ def operator_disclosure_log(request: HttpRequest) -> HttpResponse:
 
     A facility named in the parameters goes through get_visible_facility_or_404 first: another operator's is
     answered exactly like an unknown one (404, recorded), so the page confirms nothing about it."""
+    person = _person(request)
     current = fiscal_year_of(timezone.now())
     years = list(range(current, current - 6, -1))
     form = DisclosureFilterForm(request.GET or None, years=years)
@@ -311,16 +321,16 @@ def operator_disclosure_log(request: HttpRequest) -> HttpResponse:
         year = form.cleaned_data["year"] or current
         wanted = form.cleaned_data["facility"].strip().upper()
         if wanted:
-            facility_ids = [get_visible_facility_or_404(request.user, wanted, request=request).facility_id]
+            facility_ids = [get_visible_facility_or_404(person, wanted, request=request).facility_id]
     elif form.is_bound:
         raise Http404  # a year outside the offered ones, or a malformed facility: nothing to answer
     start, end = fiscal_year_bounds(year)
-    lines = operator_disclosures(user=request.user, start=start, end=end, facility_ids=facility_ids)
+    lines = operator_disclosures(user=person, start=start, end=end, facility_ids=facility_ids)
     shown = sorted({line.facility_id for line in lines})
     if shown:
         disclose(request, facility_ids=shown, fields=["facility_id"], kind="list")
     return render(
         request,
         "audit/disclosures.html",
-        {"form": form, "lines": lines, "year": year, "organisation": request.user.organisation},
+        {"form": form, "lines": lines, "year": year, "organisation": person.organisation},
     )

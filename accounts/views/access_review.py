@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from typing import cast
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -26,15 +27,20 @@ from accounts.models import AccessReview, AccessReviewItem, User
 from accounts.permissions import officer_only, system_admin_only
 
 
+def _actor(request: HttpRequest) -> User:
+    # Every view here is behind the access gate (officer_only, system_admin_only): the user is a signed-in person.
+    return cast(User, request.user)
+
+
 def _confirm(request: HttpRequest, item: AccessReviewItem, reason: str) -> None:
-    access_review_confirm(item=item, actor=request.user, request=request)
+    access_review_confirm(item=item, actor=_actor(request), request=request)
 
 
 def _revoke(request: HttpRequest, item: AccessReviewItem, reason: str) -> None:
-    access_review_revoke(item=item, actor=request.user, reason=reason, request=request)
+    access_review_revoke(item=item, actor=_actor(request), reason=reason, request=request)
 
 
-ACTIONS: dict[str, tuple[Callable[[HttpRequest, AccessReviewItem, str], None], str]] = {
+ACTIONS: dict[str, tuple[Callable[[HttpRequest, AccessReviewItem, str], None], object]] = {
     "confirm": (_confirm, gettext_lazy("継続利用を確認しました。")),
     "revoke": (_revoke, gettext_lazy("利用不要としてアカウントを停止しました。")),
 }
@@ -56,7 +62,7 @@ def _act(request: HttpRequest, item: AccessReviewItem, action: str) -> None:
 
 @officer_only
 def officer_access_review(request: HttpRequest) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+    user = _actor(request)
     review = access_review_current(user.organisation)
     return render(
         request,
@@ -75,7 +81,7 @@ def officer_access_review(request: HttpRequest) -> HttpResponse:
 @require_POST
 def officer_access_review_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     # Scoped in the query: a line of another organisation's review is simply not found.
-    item = get_object_or_404(AccessReviewItem, pk=pk, review__organisation_id=request.user.organisation_id)
+    item = get_object_or_404(AccessReviewItem, pk=pk, review__organisation_id=_actor(request).organisation_id)
     _act(request, item, action)
     return redirect("accounts:officer_access_review")
 
@@ -91,9 +97,10 @@ def _round(request: HttpRequest) -> date | None:
 def admin_access_reviews(request: HttpRequest) -> HttpResponse:
     rounds = list(AccessReview.objects.order_by("-round_start").values_list("round_start", flat=True).distinct()[:12])
     selected = _round(request) or (rounds[0] if rounds else None)
-    reviews = access_reviews_with_counts(
-        AccessReview.objects.filter(round_start=selected).select_related("organisation")
-    ).order_by("organisation__kind", "organisation__name")
+    chosen = AccessReview.objects.filter(round_start=selected) if selected else AccessReview.objects.none()
+    reviews = access_reviews_with_counts(chosen.select_related("organisation")).order_by(
+        "organisation__kind", "organisation__name"
+    )
     return render(
         request,
         "accounts/admin_access_reviews.html",
@@ -112,7 +119,7 @@ def admin_access_review(request: HttpRequest, pk: int) -> HttpResponse:
             "items": access_review_items(review),
             "organisation": review.organisation,
             "action_url": "accounts:admin_access_review_action",
-            "me": request.user,
+            "me": _actor(request),
             "administrator": True,
         },
     )
