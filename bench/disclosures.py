@@ -8,6 +8,12 @@ of the index on writes (COPY of a batch with and without it).
 
 Needs a migrated database and a role that may DROP the index (the owner or a superuser): run
 `manage.py migrate` first. Seeding is skipped when the year already holds N records.
+
+Measured on the shared 2-core machine (1,000,000 records, half of them disclosing 1–100 facility IDs drawn from a
+pool of 1,000,000; an operator with 200 facilities; 3,973 lines): 1.6 s with the index against 36.5 s without it
+(×22 faster; a first run with JIT on took 6.4 s, of which most was compiling the plan, hence `jit = off`). The
+index took 640 MB for these 1M records, and COPY of 100,000 records took 29.2 s with it against 9.0 s without
+(×3.25, about 0.2 ms more per record written).
 """
 
 from __future__ import annotations
