@@ -298,3 +298,12 @@ def test_the_system_administrators_are_recorded_as_lapsed_not_suspended(orgs, ma
     assert _status(admin) == AccountStatus.ACTIVE
     assert _item(orgs.contractor, admin).decision == AccessReviewDecision.LAPSED
     assert SecurityEvent.objects.get(action="access_review.closed").data["lapsed"] == 1
+
+
+def test_the_daily_beat_job_runs_the_sweep(grid, orgs, settings) -> None:
+    from accounts.tasks import access_review_sweep as task
+
+    entry = settings.CELERY_BEAT_SCHEDULE["accounts-access-review"]
+    assert entry["task"] == task.name == "accounts.tasks.access_review_sweep"
+    assert task.apply().get() == {"closed": 0, "opened": 1, "reminded": 0}
+    assert task.apply().get() == {"closed": 0, "opened": 0, "reminded": 0}  # idempotent
