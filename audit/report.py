@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import xlsxwriter
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy
 from accounts.models import Organisation, OrganisationKind, User
 from audit.evidence import EVIDENCE_LABELS, evidence_keys, evidence_value
 from audit.inspection import JST, fiscal_year_bounds
-from audit.models import AccessRecord, Finding, SecurityEvent, VerificationRun
+from audit.models import AccessRecord, Finding, FindingReview, ReviewState, SecurityEvent, VerificationRun
 from audit.sealing import seal_chain_status
 from renergy.databases import lift_statement_limit_until_closed, long_statements
 from renergy.replica import read_connection, reads_from_replica
@@ -143,7 +143,17 @@ def fiscal_year_report(fiscal_year: int) -> FiscalYearReport:
         heatmap[row["d"] - 1][row["h"]] = row["n"]
     report.heatmap = heatmap
 
-    findings = Finding.objects.filter(period_start__lt=end, period_end__gt=start).select_related("run")
+    # The organisation's latest answer to each finding (audit.inspection.finding_answer), beside its review state.
+    latest_answer = (
+        FindingReview.objects.filter(finding=OuterRef("pk"), state=ReviewState.ANSWERED)
+        .order_by("-reviewed_at", "-pk")
+        .values("note")[:1]
+    )
+    findings = (
+        Finding.objects.filter(period_start__lt=end, period_end__gt=start)
+        .select_related("run")
+        .annotate(answer=Subquery(latest_answer))
+    )
     users = {u.pk: u for u in User.objects.filter(pk__in=findings.values("user_id"))}
     for finding in findings.order_by("period_start", "organisation_id", "user_id"):
         person = users.get(finding.user_id)
@@ -156,6 +166,7 @@ def fiscal_year_report(fiscal_year: int) -> FiscalYearReport:
                 "kind": finding.get_kind_display(),
                 "severity": finding.get_severity_display(),
                 "state": finding.get_review_state_display(),
+                "answer": getattr(finding, "answer", None) or "",
                 "numbers": finding.numbers,
             }
         )
@@ -328,6 +339,7 @@ FINDING_COLUMNS = (
     gettext_lazy("種別"),
     gettext_lazy("重要度"),
     gettext_lazy("確認状況"),
+    gettext_lazy("組織の回答"),
 )
 
 
@@ -396,7 +408,7 @@ def write_xlsx(report: FiscalYearReport, handle: Any) -> None:
     keys = evidence_keys(report.findings)
     findings = [
         [row["run"], row["organisation"], row["account"], str(row["kind"]), str(row["severity"]), str(row["state"]),
-         *(evidence_value(key, row["numbers"][key]) if key in row["numbers"] else "" for key in keys)]
+         row["answer"], *(evidence_value(key, row["numbers"][key]) if key in row["numbers"] else "" for key in keys)]
         for row in report.findings
     ]  # fmt: skip
     headings = [str(label) for label in FINDING_COLUMNS] + [str(EVIDENCE_LABELS.get(key, key)) for key in keys]

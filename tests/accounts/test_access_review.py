@@ -10,7 +10,7 @@ import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.access_review import (
     access_review_confirm,
@@ -280,10 +280,11 @@ def test_the_fiscal_year_report_includes_each_round_per_organisation(grid, orgs,
     review = _review(orgs.grid_tokyo)
     access_reviews_close(now=_past_deadline(review))
 
-    report = fiscal_year_report(fiscal_year_of(review.opened_at))
+    with translation.override("ja"):
+        report = fiscal_year_report(fiscal_year_of(review.opened_at))
+        workbook = openpyxl.load_workbook(io.BytesIO(b"".join(xlsx_stream(report))), read_only=True)
     (row,) = [r for r in report.access_reviews if r["organisation"] == orgs.grid_tokyo.name]
     assert (row["people"], row["confirmed"], row["suspended"], row["pending"], row["complete"]) == (3, 1, 2, 0, False)
-    workbook = openpyxl.load_workbook(io.BytesIO(b"".join(xlsx_stream(report))), read_only=True)
     sheet = list(workbook["アカウント棚卸し"].iter_rows(values_only=True))
     assert sheet[0][:5] == ("対象期", "組織", "種別", "確認期限", "対象者")
     assert any(line[1] == orgs.grid_tokyo.name and line[4] == 3 and line[7] == 2 for line in sheet[1:])

@@ -7,9 +7,10 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from audit.disclosure_accounting import operator_disclosures
 from audit.inspection import fiscal_year_bounds, fiscal_year_of
@@ -158,7 +159,16 @@ def test_the_records_are_found_through_the_facility_ids_index(register, orgs, gr
     assert "facility_ids" in plan and "Bitmap Index Scan" in plan
 
 
-def test_the_accounting_reads_in_english_too(register, orgs, grid_viewer, make_user, signed_in_client) -> None:
+@pytest.fixture
+def japanese_afterwards():
+    """The test client's English request leaves English active in this thread; later tests read Japanese."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+def test_the_accounting_reads_in_english_too(
+    japanese_afterwards, register, orgs, grid_viewer, make_user, signed_in_client
+) -> None:
     plant_all([plant(grid_viewer, timezone.now() - timedelta(hours=2), facility_ids=[A1])])
     client = signed_in_client(make_user(orgs.operator_a))
     client.cookies["django_language"] = "en"

@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.models import AccountStatus, Organisation, OrganisationKind
 from audit.inspection import finding_answer, finding_review, inspection_create, inspection_execute
@@ -163,8 +164,15 @@ def test_evidence_is_shown_as_labelled_values_not_raw_keys(
     assert ">active<" not in page
 
 
+@pytest.fixture
+def japanese_afterwards():
+    """The test client's English request leaves English active in this thread; later tests read Japanese."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 def test_evidence_labels_are_translated_for_english_readers(
-    period, never_used, orgs, make_user, signed_in_client
+    japanese_afterwards, period, never_used, orgs, make_user, signed_in_client
 ) -> None:
     officer = make_user(orgs.operator_a, officer=True, last_activity_at=timezone.now())
     _inspect(*period)
@@ -173,3 +181,26 @@ def test_evidence_labels_are_translated_for_english_readers(
     page = client.get(reverse("audit:organisation_findings")).content.decode()
     assert "Days since issue" in page
     assert "発行後の日数" not in page and "days_since_issue" not in page
+
+
+def test_the_fiscal_year_report_carries_the_organisations_answer(period, never_used, orgs, make_user) -> None:
+    import io
+
+    import openpyxl
+
+    from audit.inspection import fiscal_year_of
+    from audit.report import fiscal_year_report, xlsx_stream
+
+    officer = make_user(orgs.operator_a, officer=True)
+    _inspect(*period)
+    finding = Finding.objects.get(kind=FindingKind.NEVER_USED, user_id=never_used.pk)
+    finding_answer(finding=finding, note="最初の回答", actor=officer)
+    finding_answer(finding=finding, note="休職中のため未利用", actor=officer)
+    with translation.override("ja"):  # an earlier test's English request may have left its language active
+        report = fiscal_year_report(fiscal_year_of(period[1]))
+        workbook = openpyxl.load_workbook(io.BytesIO(b"".join(xlsx_stream(report))))
+    (row,) = [r for r in report.findings if r["account"] == never_used.email]
+    assert row["answer"] == "休職中のため未利用"  # the latest answer
+    sheet = list(workbook["点検結果"].iter_rows(values_only=True))
+    column = sheet[0].index("組織の回答")
+    assert any(line[column] == "休職中のため未利用" for line in sheet[1:])
