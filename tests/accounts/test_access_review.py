@@ -262,7 +262,7 @@ def test_the_administrator_sees_completion_per_organisation(grid, orgs, make_use
     assert grid["leaves"].email in detail
 
 
-def test_officer_pages_are_not_for_the_administrator_console_and_vice_versa(grid, signed_in_client) -> None:
+def test_an_officer_cannot_open_the_administrators_completion_page(grid, signed_in_client) -> None:
     access_reviews_open()
     assert signed_in_client(grid["officer"]).get(reverse("accounts:admin_access_reviews")).status_code == 403
 
