@@ -50,6 +50,7 @@ class SuspensionCause:
     ADMINISTRATOR = "administrator"
     ANOMALY = "anomaly"
     IDLE = "idle"
+    ACCESS_REVIEW = "access_review"  # not confirmed in the periodic access review by its deadline
 
 
 def _token_hash(token: str) -> str:

@@ -666,3 +666,70 @@ class WebAuthnCredentialUse(models.Model):
 
     def __str__(self) -> str:
         return f"credential {self.credential_id} from {self.ip_address}"
+
+
+class AccessReview(models.Model):
+    """One round of the periodic access review (アカウント棚卸し) of one organisation: its officers confirm,
+    person by person, who still needs access; whoever is still unconfirmed at the deadline is suspended
+    (accounts.access_review). One round per organisation and period start, so a repeated opening adds nothing."""
+
+    organisation = models.ForeignKey(
+        Organisation, verbose_name=_("組織"), on_delete=models.PROTECT, related_name="access_reviews"
+    )
+    round_start = models.DateField(_("対象期の開始日"))
+    opened_at = models.DateTimeField(_("開始日時"), default=timezone.now)
+    deadline = models.DateTimeField(_("確認期限"))
+    reminded_at = models.DateTimeField(_("督促日時"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("締切処理日時"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("アカウント棚卸し")
+        verbose_name_plural = _("アカウント棚卸し")
+        ordering = ["-round_start", "organisation"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "round_start"], name="access_review_one_per_round")
+        ]
+        indexes = [
+            # Serves the daily sweep's "open rounds past their deadline (or their reminder day)".
+            models.Index(fields=["deadline"], condition=Q(closed_at__isnull=True), name="access_review_open_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation} {self.round_start:%Y-%m}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+class AccessReviewDecision(models.TextChoices):
+    PENDING = "pending", _("未確認")
+    CONFIRMED = "confirmed", _("継続利用を確認")
+    REVOKED = "revoked", _("不要として停止")
+    SUSPENDED = "suspended", _("期限までに未確認のため停止")
+    GONE = "gone", _("期限前に停止・廃止済み")
+    # The system administrators' own organisation: unconfirmed at the deadline, recorded, not suspended.
+    LAPSED = "lapsed", _("期限までに未確認（停止の対象外）")
+
+
+class AccessReviewItem(models.Model):
+    """One person in one round: who decided what, and when."""
+
+    review = models.ForeignKey(AccessReview, on_delete=models.PROTECT, related_name="items")
+    user = models.ForeignKey(User, verbose_name=_("利用者"), on_delete=models.PROTECT, related_name="+")
+    decision = models.CharField(
+        _("確認結果"), max_length=20, choices=AccessReviewDecision.choices, default=AccessReviewDecision.PENDING
+    )
+    decided_by = models.ForeignKey(
+        User, verbose_name=_("確認者"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("確認日時"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("アカウント棚卸しの対象者")
+        verbose_name_plural = _("アカウント棚卸しの対象者")
+        ordering = ["review", "user__name"]
+        constraints = [models.UniqueConstraint(fields=["review", "user"], name="access_review_item_once")]
+
+    def __str__(self) -> str:
+        return f"{self.review}: user {self.user_id} {self.decision}"

@@ -19,3 +19,12 @@ def outbox_deliver() -> dict[str, int]:
     """Send the outbox's due e-mails: queued after each commit that wrote mail, and every minute from beat
     (which also picks up mail whose queueing failed while the broker was down). Safe to run concurrently."""
     return outbox_deliver_due()
+
+
+@shared_task(name="accounts.tasks.access_review_sweep")
+def access_review_sweep() -> dict[str, int]:
+    """Daily (CELERY_BEAT_SCHEDULE): close rounds past their deadline, open the period's rounds, remind.
+    Idempotent: a round is opened once per organisation and period, closed and reminded once."""
+    from accounts.access_review import access_review_sweep as sweep
+
+    return sweep()

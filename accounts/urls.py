@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from accounts.views import account, administrator, health, officer, onboarding, signin, use, webauthn
+from accounts.views import access_review, account, administrator, health, officer, onboarding, signin, use, webauthn
 
 app_name = "accounts"
 
@@ -37,6 +37,19 @@ urlpatterns = [
     path("officer/use-requests/<int:pk>/<slug:decision>/", use.officer_use_decide, name="officer_use_decide"),
     path("officer/request/", officer.officer_request_account, name="officer_request"),
     path("officer/people/<int:pk>/<slug:action>/", officer.officer_person_action, name="officer_person_action"),
+    path("officer/access-review/", access_review.officer_access_review, name="officer_access_review"),
+    path(
+        "officer/access-review/<int:pk>/<slug:action>/",
+        access_review.officer_access_review_action,
+        name="officer_access_review_action",
+    ),
+    path("manage/access-reviews/", access_review.admin_access_reviews, name="admin_access_reviews"),
+    path("manage/access-reviews/<int:pk>/", access_review.admin_access_review, name="admin_access_review"),
+    path(
+        "manage/access-reviews/items/<int:pk>/<slug:action>/",
+        access_review.admin_access_review_action,
+        name="admin_access_review_action",
+    ),
     path("manage/requests/", administrator.admin_requests, name="admin_requests"),
     path("manage/requests/<int:pk>/<slug:decision>/", administrator.admin_request_decide, name="admin_request_decide"),
     path("manage/organisations/", administrator.admin_organisations, name="admin_organisations"),

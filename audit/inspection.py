@@ -13,8 +13,10 @@ from typing import Any
 
 import jpholiday
 from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import AccountStatus, Organisation, User
 from accounts.permissions import use_exempt_routes
@@ -77,6 +79,12 @@ def holidays_between(start: datetime, end: datetime) -> list[date]:
 _INSERT = """
 INSERT INTO audit_finding (run_id, user_id, organisation_id, kind, severity, period_start, period_end, numbers,
                            review_state)
+"""
+# A re-run of a period meets the findings of the earlier run: they move to this run with today's numbers and
+# keep their answers, reviews and review state (one finding per account or organisation, kind and period).
+_UPSERT = """
+ON CONFLICT ON CONSTRAINT audit_finding_one_per_subject_kind_period
+DO UPDATE SET run_id = EXCLUDED.run_id, severity = EXCLUDED.severity, numbers = EXCLUDED.numbers
 """
 
 # Requests of signed-in people in the period (the request's own record: part 0).
@@ -257,13 +265,17 @@ SELECT %(run)s, NULL, o.id, 'no_officer', 'medium', %(start)s, %(end)s,
        'open'
 FROM accounts_organisation o
 WHERE o.is_active
+  -- An organisation nobody can use (no active or invited account: demo and empty ones) has no one to
+  -- supervise; flagging each of them buried the organisations whose people work without an officer.
+  AND EXISTS (SELECT 1 FROM accounts_user u
+              WHERE u.organisation_id = o.id AND u.status IN (%(active)s, %(invited)s))
   AND NOT EXISTS (SELECT 1 FROM accounts_user u
                   WHERE u.organisation_id = o.id AND u.is_officer AND u.status = %(active)s)
 """,
 }
 # Fragments are module constants (no input reaches the text); every value goes as a query parameter.
 _CHECKS = {
-    name: sql.replace("__PERIOD__", _PERIOD).replace("__BASELINE__", _BASELINE).replace("__INSERT__", _INSERT)
+    name: sql.replace("__PERIOD__", _PERIOD).replace("__BASELINE__", _BASELINE).replace("__INSERT__", _INSERT) + _UPSERT
     for name, sql in _CHECK_TEMPLATES.items()
 }
 # The same checks as plain SELECTs, for a read replica (it cannot INSERT): the findings are written to the primary.
@@ -271,7 +283,7 @@ _SELECTS = {
     name: sql.replace("__PERIOD__", _PERIOD).replace("__BASELINE__", _BASELINE).replace("__INSERT__", "")
     for name, sql in _CHECK_TEMPLATES.items()
 }
-_INSERT_ROW = _INSERT.strip() + " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+_INSERT_ROW = _INSERT.strip() + " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)" + _UPSERT
 
 
 def _params(run: InspectionRun) -> dict[str, Any]:
@@ -436,6 +448,34 @@ def finding_review(*, finding: Finding, state: str, note: str, actor: User, requ
         Finding.objects.filter(pk=finding.pk).update(review_state=state)
         record_event(
             action=f"inspection.finding_{state}",
+            request=request,
+            actor=actor,
+            target_user=finding.user_id,
+            organisation=finding.organisation_id,
+            data={"finding": finding.pk, "kind": finding.kind},
+        )
+    return review
+
+
+def finding_answer(*, finding: Finding, note: str, actor: User, request: Any = None) -> FindingReview:
+    """An officer answers a finding about their own organisation (or one of its people): a new append-only
+    review row in state `answered`, shown to the administrator. An open finding becomes answered; one the
+    administrator has already marked keeps that mark (the answer is still added to its history)."""
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError(_("回答を入力してください。"), code="note_required")
+    if not (
+        actor.status == AccountStatus.ACTIVE
+        and actor.is_officer
+        and finding.organisation_id is not None
+        and actor.organisation_id == finding.organisation_id
+    ):
+        raise PermissionDenied(_("自組織の利用責任者のみが回答できます。"))
+    with transaction.atomic():
+        review = FindingReview.objects.create(finding=finding, state=ReviewState.ANSWERED, note=note, reviewed_by=actor)
+        Finding.objects.filter(pk=finding.pk, review_state=ReviewState.OPEN).update(review_state=ReviewState.ANSWERED)
+        record_event(
+            action="inspection.finding_answered",
             request=request,
             actor=actor,
             target_user=finding.user_id,

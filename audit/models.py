@@ -12,7 +12,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -138,6 +140,11 @@ class AccessRecord(AppendOnlyModel):
             # Serves per-account history, the self-inspection baselines and "my organisation's log" for officers.
             models.Index(fields=["user", "at"], name="audit_access_user_at"),
             models.Index(fields=["organisation", "at"], name="audit_access_org_at"),
+            # Serves the operators' accounting of disclosures (audit.disclosure_accounting): "records naming any
+            # of these facility IDs" (`?|`). Partial: most requests disclose no facility.
+            GinIndex(
+                fields=["facility_ids"], name="audit_access_facility_ids", condition=Q(facility_ids__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:
@@ -296,12 +303,18 @@ class Severity(models.TextChoices):
 
 class ReviewState(models.TextChoices):
     OPEN = "open", _("未確認")
+    # The organisation's officer has answered; the administrator still reviews it.
+    ANSWERED = "answered", _("組織が回答済み")
     EXPLAINED = "explained", _("説明済み")
     ESCALATED = "escalated", _("資源エネルギー庁へ報告")
 
 
 class Finding(models.Model):
-    """One thing the inspection noticed about an account (or an organisation), with the numbers behind it."""
+    """One thing the inspection noticed about an account (or an organisation), with the numbers behind it.
+
+    One row per account (or organisation, for organisation-level kinds), kind and period: running the
+    inspection of a period again updates the row (run, severity, numbers) and keeps its answers and reviews.
+    """
 
     run = models.ForeignKey(InspectionRun, verbose_name=_("点検"), on_delete=models.PROTECT, related_name="findings")
     user = _person_fk(_("利用者"))
@@ -318,13 +331,23 @@ class Finding(models.Model):
         verbose_name_plural = _("点検結果")
         ordering = ["run", "-severity", "organisation", "user", "kind"]
         indexes = [models.Index(fields=["organisation", "review_state"], name="audit_finding_org_state")]
+        constraints = [
+            # The target of the inspection's upsert (audit.inspection, ON CONFLICT ON CONSTRAINT). NULLS NOT
+            # DISTINCT: an organisation-level finding has no user and must still be unique.
+            models.UniqueConstraint(
+                fields=["user", "organisation", "kind", "period_start", "period_end"],
+                name="audit_finding_one_per_subject_kind_period",
+                nulls_distinct=False,
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.user_id or self.organisation_id})"
 
 
 class FindingReview(AppendOnlyModel):
-    """The contractor's mark on a finding. Each mark is a new row; the finding keeps the latest state."""
+    """A mark on a finding: the officer's answer for their organisation (state `answered`) or the contractor's
+    review (explained, escalated). Each is a new row; the finding keeps the latest state."""
 
     finding = models.ForeignKey(Finding, on_delete=models.PROTECT, related_name="reviews")
     state = models.CharField(_("確認状況"), max_length=10, choices=ReviewState.choices)

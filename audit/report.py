@@ -15,15 +15,16 @@ from datetime import datetime
 from typing import Any
 
 import xlsxwriter
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Organisation, OrganisationKind, User
+from audit.evidence import EVIDENCE_LABELS, evidence_keys, evidence_value
 from audit.inspection import JST, fiscal_year_bounds
-from audit.models import AccessRecord, Finding, SecurityEvent, VerificationRun
+from audit.models import AccessRecord, Finding, FindingReview, ReviewState, SecurityEvent, VerificationRun
 from audit.sealing import seal_chain_status
 from renergy.databases import lift_statement_limit_until_closed, long_statements
 from renergy.replica import read_connection, reads_from_replica
@@ -70,6 +71,7 @@ class FiscalYearReport:
     account_management: list[dict[str, Any]] = field(default_factory=list)
     exports: list[dict[str, Any]] = field(default_factory=list)
     use_approvals: list[dict[str, Any]] = field(default_factory=list)  # per organisation: requests, decisions
+    access_reviews: list[dict[str, Any]] = field(default_factory=list)
     verification: dict[str, Any] = field(default_factory=dict)
 
 
@@ -142,7 +144,17 @@ def fiscal_year_report(fiscal_year: int) -> FiscalYearReport:
         heatmap[row["d"] - 1][row["h"]] = row["n"]
     report.heatmap = heatmap
 
-    findings = Finding.objects.filter(period_start__lt=end, period_end__gt=start).select_related("run")
+    # The organisation's latest answer to each finding (audit.inspection.finding_answer), beside its review state.
+    latest_answer = (
+        FindingReview.objects.filter(finding=OuterRef("pk"), state=ReviewState.ANSWERED)
+        .order_by("-reviewed_at", "-pk")
+        .values("note")[:1]
+    )
+    findings = (
+        Finding.objects.filter(period_start__lt=end, period_end__gt=start)
+        .select_related("run")
+        .annotate(answer=Subquery(latest_answer))
+    )
     users = {u.pk: u for u in User.objects.filter(pk__in=findings.values("user_id"))}
     for finding in findings.order_by("period_start", "organisation_id", "user_id"):
         person = users.get(finding.user_id) if finding.user_id else None
@@ -155,6 +167,7 @@ def fiscal_year_report(fiscal_year: int) -> FiscalYearReport:
                 "kind": finding.get_kind_display(),
                 "severity": finding.get_severity_display(),
                 "state": finding.get_review_state_display(),
+                "answer": getattr(finding, "answer", None) or "",
                 "numbers": finding.numbers,
             }
         )
@@ -193,6 +206,7 @@ def fiscal_year_report(fiscal_year: int) -> FiscalYearReport:
         )
 
     report.use_approvals = use_approval_counts(events, organisations)
+    report.access_reviews = access_review_rows(start, end)
     report.verification = verification_summary(start, end)
     report.summary = [
         (_("対象年度"), f"{fiscal_year}年度（{start:%Y-%m-%d}〜{end.astimezone(JST):%Y-%m-%d} 前日まで, JST）"),
@@ -209,6 +223,9 @@ def fiscal_year_report(fiscal_year: int) -> FiscalYearReport:
         (_("認証失敗"), event_counts["failed"]),
         (_("ロックアウト"), event_counts["lockouts"]),
         (_("点検結果（件）"), len(report.findings)),
+        (_("アカウント棚卸し（組織・回）"), len(report.access_reviews)),
+        (_("うち期限内に全員確認"), sum(1 for row in report.access_reviews if row["complete"])),
+        (_("棚卸しで停止したアカウント"), sum(row["revoked"] + row["suspended"] for row in report.access_reviews)),
         (_("改ざん検証"), report.verification["text"]),
         (_("検証済みの記録"), report.verification["records_verified"]),
         (_("未封印の記録"), report.verification["records_unsealed"]),
@@ -247,6 +264,61 @@ def use_approval_counts(events: Any, organisations: dict[int, Organisation]) -> 
         )
         entry[USE_APPROVAL_ACTIONS[row["action"]]] += row["n"]
     return sorted(rows.values(), key=lambda entry: (-entry["requested"], entry["organisation"]))
+
+
+def access_review_rows(start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """The year's access-review rounds (accounts.access_review), one row per organisation and round, counted in
+    the query: who was confirmed, found unneeded, suspended for want of a confirmation, or left meanwhile."""
+    from accounts.access_review import access_reviews_with_counts
+    from accounts.models import AccessReview
+
+    rounds = (
+        access_reviews_with_counts(
+            AccessReview.objects.filter(
+                round_start__gte=start.astimezone(JST).date(), round_start__lt=end.astimezone(JST).date()
+            )
+        )
+        .order_by("round_start", "organisation__kind", "organisation__name")
+        # The counts are annotations built from a dict (accounts.access_review), which django-stubs cannot follow.
+        .values(  # type: ignore[misc]
+            "round_start", "deadline", "closed_at", "organisation__name", "organisation__kind",
+            "people", "confirmed", "revoked", "suspended", "gone", "pending", "lapsed",
+        )
+    )  # fmt: skip
+    return [
+        {
+            "round": f"{row['round_start']:%Y-%m-%d}",
+            "organisation": row["organisation__name"],
+            "kind": str(OrganisationKind(row["organisation__kind"]).label),
+            "deadline": f"{row['deadline'].astimezone(JST):%Y-%m-%d %H:%M}",
+            "people": row["people"],
+            "confirmed": row["confirmed"],
+            "revoked": row["revoked"],
+            "suspended": row["suspended"],
+            "gone": row["gone"],
+            # Still open, or lapsed (the administrators' own organisation is not suspended).
+            "pending": row["pending"] + row["lapsed"],
+            "closed": f"{row['closed_at'].astimezone(JST):%Y-%m-%d %H:%M}" if row["closed_at"] else "",
+            # Everyone decided by the officers (or the administrator) before the deadline.
+            "complete": row["pending"] == 0 and row["suspended"] == 0 and row["lapsed"] == 0,
+        }
+        for row in rounds
+    ]
+
+
+ACCESS_REVIEW_COLUMNS = (
+    ("round", gettext_lazy("対象期")),
+    ("organisation", gettext_lazy("組織")),
+    ("kind", gettext_lazy("種別")),
+    ("deadline", gettext_lazy("確認期限")),
+    ("people", gettext_lazy("対象者")),
+    ("confirmed", gettext_lazy("継続利用を確認")),
+    ("revoked", gettext_lazy("不要として停止")),
+    ("suspended", gettext_lazy("期限後に停止")),
+    ("gone", gettext_lazy("期限前に停止・廃止済み")),
+    ("pending", gettext_lazy("未確認")),
+    ("closed", gettext_lazy("締切処理日時")),
+)
 
 
 def _checked(state: str | None) -> str:
@@ -293,38 +365,6 @@ def verification_summary(start: datetime, end: datetime) -> dict[str, Any]:
     }
 
 
-# Labels of the evidence each finding kind records (audit.inspection's jsonb_build_object keys), in the
-# order the columns appear. A key missing here is still shown, under its own name.
-EVIDENCE_LABELS: dict[str, Any] = {
-    "requests": gettext_lazy("利用回数"),
-    "per_day": gettext_lazy("1日あたり"),
-    "baseline_per_day": gettext_lazy("平常時の1日あたり"),
-    "ratio": gettext_lazy("倍率"),
-    "off_hours_requests": gettext_lazy("時間外の利用回数"),
-    "share": gettext_lazy("割合"),
-    "days": gettext_lazy("日数"),
-    "work_hours": gettext_lazy("業務時間"),
-    "new_ips": gettext_lazy("初めてのIPアドレス"),
-    "requests_from_new_ips": gettext_lazy("初めてのIPからの利用回数"),
-    "foreign_ips": gettext_lazy("範囲外のIPアドレス"),
-    "requests_from_foreign_ips": gettext_lazy("範囲外のIPからの利用回数"),
-    "switches": gettext_lazy("切替回数"),
-    "ips": gettext_lazy("IPアドレス"),
-    "first_at": gettext_lazy("最初の日時"),
-    "within_minutes": gettext_lazy("判定の間隔（分）"),
-    "distinct_facilities": gettext_lazy("閲覧した設備数"),
-    "export_rows": gettext_lazy("出力行数"),
-    "exports": gettext_lazy("出力回数"),
-    "last_activity": gettext_lazy("最終利用"),
-    "idle_days": gettext_lazy("未利用日数"),
-    "suspension_after_days": gettext_lazy("自動停止までの日数"),
-    "issued": gettext_lazy("発行日時"),
-    "status": gettext_lazy("状態"),
-    "days_since_issue": gettext_lazy("発行後の日数"),
-    "active_accounts": gettext_lazy("有効なアカウント数"),
-    "last_at": gettext_lazy("最後の日時"),
-    "disclosed_rows": gettext_lazy("開示した設備件数（延べ）"),
-}
 FINDING_COLUMNS = (
     gettext_lazy("点検"),
     gettext_lazy("組織"),
@@ -332,36 +372,8 @@ FINDING_COLUMNS = (
     gettext_lazy("種別"),
     gettext_lazy("重要度"),
     gettext_lazy("確認状況"),
+    gettext_lazy("組織の回答"),
 )
-
-
-def evidence_text(value: Any) -> Any:
-    """One evidence value as a cell: numbers stay numbers; lists of IPs read as 「203.0.113.5（12回）、…」."""
-    if isinstance(value, bool) or value is None:
-        return "" if value is None else str(value)
-    if isinstance(value, (int, float)):
-        return value
-    if isinstance(value, list):
-        parts = []
-        for item in value:
-            if isinstance(item, dict) and "ip" in item:
-                parts.append(_("%(ip)s（%(n)s回）") % {"ip": item["ip"], "n": item.get("requests", "?")})
-            else:
-                parts.append(str(item))
-        return "、".join(parts)
-    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
-        try:
-            return f"{datetime.fromisoformat(value).astimezone(JST):%Y-%m-%d %H:%M}"
-        except ValueError:
-            return value
-    return str(value)
-
-
-def evidence_keys(findings: list[dict[str, Any]]) -> list[str]:
-    """The evidence keys of these findings, in EVIDENCE_LABELS order (unknown keys last, by name)."""
-    present = {key for row in findings for key in row["numbers"]}
-    known = [key for key in EVIDENCE_LABELS if key in present]
-    return known + sorted(present - set(EVIDENCE_LABELS))
 
 
 def _write(sheet: Any, row: int, column: int, value: Any, fmt: Any = None) -> None:
@@ -401,8 +413,8 @@ def _table(
 
 def write_xlsx(report: FiscalYearReport, handle: Any) -> None:
     """Sheets: summary, usage per organisation and month, findings (the evidence in labelled columns), account
-    management, per-use approval per organisation, exports.
-    Every sheet prints on A4 landscape, one page wide, its heading row on every page."""
+    management, per-use approval per organisation, access reviews, exports. Every sheet prints on A4 landscape, one
+    page wide, its heading row on every page."""
     workbook = xlsxwriter.Workbook(handle, {"constant_memory": True, "in_memory": False})
     formats = workbook_formats(workbook)
     month_labels = [f"{m:%Y-%m}" for m in report.months]
@@ -429,7 +441,7 @@ def write_xlsx(report: FiscalYearReport, handle: Any) -> None:
     keys = evidence_keys(report.findings)
     findings = [
         [row["run"], row["organisation"], row["account"], str(row["kind"]), str(row["severity"]), str(row["state"]),
-         *(evidence_text(row["numbers"].get(key)) if key in row["numbers"] else "" for key in keys)]
+         row["answer"], *(evidence_value(key, row["numbers"][key]) if key in row["numbers"] else "" for key in keys)]
         for row in report.findings
     ]  # fmt: skip
     headings = [str(label) for label in FINDING_COLUMNS] + [str(EVIDENCE_LABELS.get(key, key)) for key in keys]
@@ -444,6 +456,9 @@ def write_xlsx(report: FiscalYearReport, handle: Any) -> None:
     ]
     approval_headings = [_("組織"), _("種別"), _("利用申請"), _("承認"), _("却下")]
     _table(workbook, formats, _("都度承認"), approval_headings, approvals, title=title)
+    reviews = [[row[key] for key, _label in ACCESS_REVIEW_COLUMNS] for row in report.access_reviews]
+    review_headings = [str(label) for _key, label in ACCESS_REVIEW_COLUMNS]
+    _table(workbook, formats, _("アカウント棚卸し"), review_headings, reviews, title=title)
 
     exports = [[row["organisation"], row["account"], row["exports"], row["rows"]] for row in report.exports]
     _table(workbook, formats, _("出力"), [_("組織"), _("アカウント"), _("出力回数"), _("行数")], exports, title=title)

@@ -23,7 +23,8 @@ from psycopg import sql
 # and every column of the other audit tables, stays append-only for the runtime role.
 UPDATABLE_AUDIT_COLUMNS: dict[str, tuple[str, ...]] = {
     "audit_inspectionrun": ("status", "progress", "error", "finished_at"),
-    "audit_finding": ("review_state",),
+    # A re-run of the same period updates its findings in place (the upsert in audit.inspection).
+    "audit_finding": ("review_state", "run_id", "severity", "numbers"),
 }
 # Written by migrations only.
 READ_ONLY_TABLES = frozenset({"django_migrations", "django_content_type", "auth_permission"})

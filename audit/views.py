@@ -6,7 +6,7 @@ report.py and sealing.py; every view declares who may use it.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
@@ -19,10 +19,15 @@ from django.utils.translation import gettext_lazy, pgettext
 from django.views.decorators.http import require_http_methods
 
 from accounts.http import AuthenticatedHttpRequest
-from accounts.permissions import officer_only, system_admin_only
+from accounts.models import OrganisationKind
+from accounts.permissions import officer_only, signed_in, system_admin_only
 from audit import report as reports
+from audit.disclosure import disclose
+from audit.disclosure_accounting import operator_disclosures
+from audit.evidence import evidence_rows
 from audit.inspection import (
     JST,
+    finding_answer,
     finding_review,
     findings_for_organisation,
     fiscal_year_bounds,
@@ -31,6 +36,7 @@ from audit.inspection import (
     month_bounds,
 )
 from audit.models import AccessRecord, Finding, InspectionRun, InspectionRunStatus, ReviewState, SecurityEvent
+from certifications.selectors import get_visible_facility_or_404
 from renergy.geography import jst_days
 
 PAGE_SIZE = 200
@@ -95,8 +101,52 @@ def organisation_log(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @officer_only
 def organisation_findings(request: AuthenticatedHttpRequest) -> HttpResponse:
-    findings = findings_for_organisation(request.user.organisation).select_related("user")[:500]
-    return render(request, "audit/findings.html", {"findings": findings, "scope": request.user.organisation.name})
+    organisation = request.user.organisation
+    findings = findings_for_organisation(organisation).select_related("user")[:500]
+    return render(
+        request,
+        "audit/findings.html",
+        {"findings": _with_evidence(findings), "scope": organisation.name, "answer_link": True},
+    )
+
+
+class AnswerForm(forms.Form):
+    note = forms.CharField(label=gettext_lazy("回答"), widget=forms.Textarea(attrs={"rows": 4}), max_length=4000)
+
+
+@officer_only
+@require_http_methods(["GET", "POST"])
+def organisation_finding(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """An officer reads one finding of their organisation and answers it; another organisation's is not found."""
+    officer = request.user
+    item = get_object_or_404(
+        findings_for_organisation(officer.organisation).select_related("user", "organisation"), pk=pk
+    )
+    form = AnswerForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        finding_answer(finding=item, note=form.cleaned_data["note"], actor=officer, request=request)
+        messages.success(request, _("回答を記録しました。システム管理者が確認します。"))
+        return redirect("audit:organisation_finding", pk=item.pk)
+    return render(
+        request,
+        "audit/finding.html",
+        {
+            "finding": item,
+            "evidence": evidence_rows(item.numbers),
+            "form": form,
+            "reviews": item.reviews.select_related("reviewed_by__organisation"),
+            "submit_label": _("回答する"),
+            "form_heading": _("組織としての回答"),
+            "for_officer": True,
+        },
+    )
+
+
+def _with_evidence(findings: Any) -> list[Finding]:
+    rows = list(findings)
+    for item in rows:
+        item.evidence = evidence_rows(item.numbers)
+    return rows
 
 
 class InspectionForm(forms.Form):
@@ -137,7 +187,13 @@ def inspection(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     response = render(
         request,
         "audit/inspection.html",
-        {"run": run, "findings": findings[:1000], "running": running, "states": ReviewState.choices, "state": state},
+        {
+            "run": run,
+            "findings": _with_evidence(findings[:1000]),
+            "running": running,
+            "states": ReviewState.choices,
+            "state": state,
+        },
     )
     if running:
         response["Refresh"] = "3"  # the progress page reloads itself: no script (the CSP allows none inline)
@@ -171,7 +227,18 @@ def finding(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         )
         messages.success(request, _("確認結果を記録しました。"))
         return redirect("audit:finding", pk=item.pk)
-    return render(request, "audit/finding.html", {"finding": item, "form": form, "reviews": item.reviews.all()})
+    return render(
+        request,
+        "audit/finding.html",
+        {
+            "finding": item,
+            "evidence": evidence_rows(item.numbers),
+            "form": form,
+            "reviews": item.reviews.select_related("reviewed_by__organisation"),
+            "submit_label": _("記録する"),
+            "form_heading": _("確認結果の記録"),
+        },
+    )
 
 
 def _fiscal_year_or_404(year: int) -> int:
@@ -224,3 +291,44 @@ def report_records_csv(request: AuthenticatedHttpRequest, year: int) -> Streamin
     response = StreamingHttpResponse(reports.raw_csv_stream(start, end), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="access-records-FY{year}.csv"'
     return response
+
+
+class DisclosureFilterForm(forms.Form):
+    year = forms.TypedChoiceField(label=gettext_lazy("年度"), coerce=int, required=False)
+    facility = forms.CharField(label=gettext_lazy("設備ID（任意）"), required=False, max_length=20)
+
+    def __init__(self, *args: Any, years: list[int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["year"]).choices = [
+            (year, _("%(year)d年度") % {"year": year}) for year in years
+        ]
+
+
+@signed_in(OrganisationKind.OPERATOR)
+def operator_disclosure_log(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """A certified operator's account of who (which organisations) viewed or exported its facilities.
+
+    A facility named in the parameters goes through get_visible_facility_or_404 first: another operator's is
+    answered exactly like an unknown one (404, recorded), so the page confirms nothing about it."""
+    person = request.user
+    current = fiscal_year_of(timezone.now())
+    years = list(range(current, current - 6, -1))
+    form = DisclosureFilterForm(request.GET or None, years=years)
+    year, facility_ids = current, None
+    if form.is_valid():
+        year = form.cleaned_data["year"] or current
+        wanted = form.cleaned_data["facility"].strip().upper()
+        if wanted:
+            facility_ids = [get_visible_facility_or_404(person, wanted, request=request).facility_id]
+    elif form.is_bound:
+        raise Http404  # a year outside the offered ones, or a malformed facility: nothing to answer
+    start, end = fiscal_year_bounds(year)
+    lines = operator_disclosures(user=person, start=start, end=end, facility_ids=facility_ids)
+    shown = sorted({line.facility_id for line in lines})
+    if shown:
+        disclose(request, facility_ids=shown, fields=["facility_id"], kind="list")
+    return render(
+        request,
+        "audit/disclosures.html",
+        {"form": form, "lines": lines, "year": year, "organisation": person.organisation},
+    )

@@ -168,6 +168,12 @@ ACCOUNT_IDLE_SUSPENSION_DAYS = env_int("ACCOUNT_IDLE_SUSPENSION_DAYS", 180)
 ACCOUNT_SUSPENSION_WARNING_DAYS = env_int("ACCOUNT_SUSPENSION_WARNING_DAYS", 14)
 ACCOUNT_ACTIVATION_LINK_HOURS = env_int("ACCOUNT_ACTIVATION_LINK_HOURS", 72)
 # Periodic password change is an organisation's setting (Organisation.password_max_age_days, off by default).
+# Periodic access review (アカウント棚卸し): a round opens for every organisation at the start of each period
+# (months, counted from April so that rounds fall in fiscal quarters by default), officers confirm each person
+# by the deadline, are reminded before it, and the unconfirmed are suspended after it (accounts.access_review).
+ACCESS_REVIEW_INTERVAL_MONTHS = env_int("ACCESS_REVIEW_INTERVAL_MONTHS", 3)
+ACCESS_REVIEW_DEADLINE_DAYS = env_int("ACCESS_REVIEW_DEADLINE_DAYS", 21)
+ACCESS_REVIEW_REMINDER_DAYS = env_int("ACCESS_REVIEW_REMINDER_DAYS", 7)
 
 # django-axes: failures of password and TOTP both count; see accounts for the wiring.
 # AXES_FAILURE_LIMIT locks an account; AXES_IP_FAILURE_LIMIT (ours, read by accounts.lockout's handler) locks an
@@ -295,6 +301,11 @@ STRANDED_WORK_AFTER_SECONDS = env_int("STRANDED_WORK_AFTER_SECONDS", 15 * 60)
 # /readyz: degraded past these.
 READY_OUTBOX_MAX_AGE_SECONDS = env_int("READY_OUTBOX_MAX_AGE_SECONDS", 30 * 60)
 READY_SEALING_MAX_LAG_SECONDS = env_int("READY_SEALING_MAX_LAG_SECONDS", 3 * 60 * 60)
+# Accounts: the access review's daily sweep (close rounds past their deadline, open due rounds, remind).
+CELERY_BEAT_SCHEDULE["accounts-access-review"] = {
+    "task": "accounts.tasks.access_review_sweep",
+    "schedule": crontab(hour=3, minute=45),  # 03:45 JST daily, after the idle suspension
+}
 CELERY_BEAT_SCHEDULE["accounts-outbox-deliver"] = {"task": "accounts.tasks.outbox_deliver", "schedule": 60.0}
 CELERY_BEAT_SCHEDULE["reliability-requeue-stranded"] = {
     "task": "certifications.tasks.requeue_stranded_work",

@@ -41,7 +41,9 @@ def test_the_report_workbook_is_typed_labelled_printable_and_inert(orgs, make_us
     client = signed_in_client(make_user(orgs.contractor))
     response = client.get(reverse("audit:report_xlsx", args=[2024]))
     workbook = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
-    assert workbook.sheetnames == ["概要", "組織別・月別利用", "点検結果", "アカウント管理", "都度承認", "出力"]
+    assert workbook.sheetnames == [
+        *("概要", "組織別・月別利用", "点検結果", "アカウント管理", "都度承認", "アカウント棚卸し", "出力")
+    ]
     for sheet in workbook.worksheets:
         assert sheet.page_setup.orientation == "landscape" and sheet.page_setup.paperSize == 9, sheet.title
         assert sheet.sheet_properties.pageSetUpPr.fitToPage and sheet.page_setup.fitToHeight == 0, sheet.title

@@ -160,7 +160,9 @@ def test_the_contractor_downloads_xlsx_html_and_csv(orgs, make_user, signed_in_c
 
     response = client.get(reverse("audit:report_xlsx", args=[year]))
     workbook = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)), read_only=True)
-    assert workbook.sheetnames == ["概要", "組織別・月別利用", "点検結果", "アカウント管理", "都度承認", "出力"]
+    assert workbook.sheetnames == [
+        *("概要", "組織別・月別利用", "点検結果", "アカウント管理", "都度承認", "アカウント棚卸し", "出力")
+    ]
 
     response = client.get(reverse("audit:report_records_csv", args=[year]))
     body = b"".join(response.streaming_content)
