@@ -56,6 +56,10 @@ ALLOWED: dict[str, dict[str, str]] = {
         "SecurityEvent": "the lockout's addresses, for the administrator's unlock",
     },
     "accounts/sessions.py": {"User": "the signed-in person's own row (security stamp)"},
+    "accounts/access_review.py": {
+        "User": "the scheduled review lists, notifies and suspends each organisation's people as the system",
+    },
+    "accounts/use_policy.py": {"User": "a person's request notifies the officers of their own organisation"},
     "accounts/authentication.py": {"User": "sign-in finds the person who passed the password step"},
     "accounts/demo.py": {"User": "demonstration data"},
     "audit/demo.py": {"User": "demonstration data"},

@@ -173,9 +173,11 @@ def admin_organisation_password(request: AuthenticatedHttpRequest, pk: int) -> H
                 request, _("「%(name)s」のパスワードの有効期間を保存しました。") % {"name": organisation.name}
             )
             return redirect("accounts:admin_organisations")
-    changes = SecurityEvent.objects.filter(
-        organisation=organisation, action="organisation.password_max_age_changed"
-    ).select_related("actor")[:20]
+    changes = (
+        SecurityEvent.objects.visible_to(request.user)
+        .filter(organisation=organisation, action="organisation.password_max_age_changed")
+        .select_related("actor")[:20]
+    )
     return render(
         request,
         "accounts/admin_organisation_password.html",
@@ -310,10 +312,16 @@ def admin_organisation_use_policy(request: AuthenticatedHttpRequest, pk: int) ->
         else:
             messages.success(request, _("「%(name)s」の利用の制限を保存しました。") % {"name": organisation.name})
             return redirect("accounts:admin_organisations")
-    officers = User.objects.filter(organisation=organisation, is_officer=True, status=AccountStatus.ACTIVE).count()
-    changes = SecurityEvent.objects.filter(
-        organisation=organisation, action="organisation.use_policy_changed"
-    ).select_related("actor")[:20]
+    officers = (
+        User.objects.managed_by(request.user)
+        .filter(organisation=organisation, is_officer=True, status=AccountStatus.ACTIVE)
+        .count()
+    )
+    changes = (
+        SecurityEvent.objects.visible_to(request.user)
+        .filter(organisation=organisation, action="organisation.use_policy_changed")
+        .select_related("actor")[:20]
+    )
     status = 403 if own and request.method == "POST" else 400 if form.errors else 200
     return render(
         request,
