@@ -8,7 +8,8 @@ COPY, then time the fiscal-year report and the raw CSV download beside a raw `CO
 recomputed in SQL) and prints both rates beside a raw COPY of the same rows, plus the cost of sealing the
 single next minute (what the every-minute job does). --seed-months K puts all N records into the first K
 months, to reach a full year's density per minute with fewer rows on a small machine; --skip-report runs
-only the sealing part.
+only the sealing part; --reseal removes the bench database's seals and anchors first (as a superuser owner),
+so the seal bench can run again on the same records.
 
 Seeding is skipped when the year already holds at least N records. The CSV goes through the real view
 (Django test client, full middleware stack, contractor session) and is consumed chunk by chunk; the
