@@ -79,10 +79,13 @@ def anchors_between(start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
     directory = anchor_dir()
     if directory is None:
         return
-    day = start.astimezone(UTC).date() - timedelta(days=1)
+    first = start.astimezone(UTC).date()
+    day = first - timedelta(days=1)
     last = end.astimezone(UTC).date()
     while day <= last:
         path = _day_file(directory, day)
+        # A seal in a day file strictly between the first and the last day begins and ends inside the range.
+        inside = first < day < last
         if path.exists():
             with path.open(encoding="utf-8") as handle:
                 for line in handle:
@@ -90,7 +93,7 @@ def anchors_between(start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
                         entry = json.loads(line)
                     except json.JSONDecodeError:
                         continue
-                    if (
+                    if inside or (
                         datetime.fromisoformat(entry["period_end"]) > start
                         and datetime.fromisoformat(entry["period_start"]) < end
                     ):

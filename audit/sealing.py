@@ -18,11 +18,10 @@ anchor; only a minute that does not match is read record by record to name what 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -48,14 +47,15 @@ _TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
 _MINUTE = "date_bin('1 minute', at, TIMESTAMPTZ '2000-01-01 00:00+00')"
 # Table names are constants of this module; values always go as parameters.
 _SEAL_SQL = """
-SELECT {minute} AS p, count(*),
+SELECT {micros} AS p, count(*),
        encode(sha256(convert_to(string_agg(id::text || ':' || record_hash, E'\\n' ORDER BY id), 'UTF8')), 'hex'),
        array_agg(id ORDER BY id), string_agg(left(record_hash, {fp}), '' ORDER BY id)
 FROM {table} WHERE at >= %s AND at < %s GROUP BY p ORDER BY p
 """
 # OFFSET 0 keeps the hash in the scan: the sort then carries (minute, id, hash), not whole rows.
 _VERIFY_SQL = """
-SELECT p, count(*), encode(sha256(convert_to(string_agg(id::text || ':' || h, E'\\n' ORDER BY id), 'UTF8')), 'hex')
+SELECT {micros}, count(*),
+       encode(sha256(convert_to(string_agg(id::text || ':' || h, E'\\n' ORDER BY id), 'UTF8')), 'hex')
 FROM (SELECT {minute} AS p, id, {hash} AS h FROM {table} WHERE at >= %s AND at < %s OFFSET 0) AS r
 GROUP BY p ORDER BY p
 """
@@ -77,6 +77,27 @@ def _query(sql: str, params: list[Any]) -> list[tuple]:
         return cursor.fetchall()
 
 
+# A period's records are read through the BRIN index on `at` (a bitmap of the period's pages), never through
+# the (id, at) primary key: the planner, which sees the newest minutes past its statistics, would otherwise
+# walk the whole key of the month's partition for every statement (a pass per minute for the every-minute
+# seal, one per day when catching up). work_mem keeps a day's sort by minute in memory.
+_RANGE_SCAN = {"enable_indexscan": "off", "enable_indexonlyscan": "off", "work_mem": "64MB"}
+
+
+def _range_query(sql: str, params: list[Any]) -> list[tuple]:
+    """`_query` with the settings above for this statement only (set locally, reset once it has run)."""
+    names = list(_RANGE_SCAN)
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT " + ", ".join("set_config(%s, %s, true)" for _name in names),
+            [item for name in names for item in (name, _RANGE_SCAN[name])],
+        )
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+        cursor.execute("; ".join(f"RESET {name}" for name in names))
+        return rows
+
+
 def _first_record_at(stream: str) -> datetime | None:
     table = _TABLES[stream][0]
     rows = _query(f"SELECT min(at) FROM {table}", [])  # noqa: S608 - constant table name
@@ -86,7 +107,33 @@ def _first_record_at(stream: str) -> datetime | None:
 def _next_record_at(stream: str, start: datetime, end: datetime) -> datetime | None:
     table = _TABLES[stream][0]
     sql = f"SELECT min(at) FROM {table} WHERE at >= %s AND at < %s"  # noqa: S608 - constant table name
-    return _query(sql, [start, end])[0][0]
+    return _range_query(sql, [start, end])[0][0]
+
+
+@dataclass(slots=True)
+class NewSeal:
+    """A seal made by this worker, before it is stored (COPY) and anchored: the AuditSeal row's values, without
+    a model instance per minute (building those cost as much as signing)."""
+
+    stream: str
+    period_start: datetime
+    period_end: datetime
+    record_count: int
+    contents: str  # the JSON text stored in AuditSeal.contents
+    previous_digest: str
+    digest: str
+    signature: str
+    key_id: str
+
+
+EMPTY_CONTENTS = '{"ids": [], "fingerprints": ""}'
+
+
+def _contents(ids: list[int], prints: str) -> str:
+    """AuditSeal.contents as JSON text: the ids as [first, last] runs, and the hashes' first digits (hex only,
+    so the string needs no escaping)."""
+    runs = ", ".join(f"[{first}, {last}]" for first, last in _ranges(ids))
+    return f'{{"ids": [{runs}], "fingerprints": "{prints}"}}'
 
 
 def _seal(
@@ -98,28 +145,18 @@ def _seal(
     *,
     count: int = 0,
     content: str = EMPTY_CONTENT,
-    ids: list[list[int]] | None = None,
-    prints: str = "",
-) -> AuditSeal:
+    contents: str = EMPTY_CONTENTS,
+) -> NewSeal:
     digest = seal_digest(
         previous=previous, stream=stream, period_start=start, period_end=end, record_count=count, content=content
     )
-    return AuditSeal(
-        stream=stream,
-        period_start=start,
-        period_end=end,
-        record_count=count,
-        contents={"ids": ids or [], "fingerprints": prints},
-        previous_digest=previous,
-        digest=digest,
-        signature=signer.sign(digest),
-        key_id=signer.key_id,
-    )
+    return NewSeal(stream, start, end, count, contents, previous, digest, signer.sign(digest), signer.key_id)
 
 
 def _chunk_rows(stream: str, start: datetime, end: datetime) -> list[tuple]:
     table = _TABLES[stream][0]
-    return _query(_SEAL_SQL.format(minute=_MINUTE, table=table, fp=FINGERPRINT), [start, end])
+    sql = _SEAL_SQL.format(table=table, fp=FINGERPRINT, micros=_micros_sql(_MINUTE))
+    return [(_from_micros(micros), *rest) for micros, *rest in _range_query(sql, [start, end])]
 
 
 def _prefetch(stream: str, start: datetime, end: datetime) -> list[tuple]:
@@ -131,8 +168,8 @@ def _prefetch(stream: str, start: datetime, end: datetime) -> list[tuple]:
 
 def _seal_chunk(
     signer: signing.Signer, stream: str, start: datetime, end: datetime, previous: str, rows: list[tuple]
-) -> list[AuditSeal]:
-    seals: list[AuditSeal] = []
+) -> list[NewSeal]:
+    seals: list[NewSeal] = []
     cursor = start
     for minute, count, content, ids, prints in rows:
         if minute > cursor:
@@ -141,7 +178,7 @@ def _seal_chunk(
         seals.append(
             _seal(
                 signer, stream, minute, minute + PERIOD, previous,
-                count=count, content=content, ids=_ranges(ids), prints=prints,
+                count=count, content=content, contents=_contents(ids, prints),
             )
         )  # fmt: skip
         previous, cursor = seals[-1].digest, minute + PERIOD
@@ -151,7 +188,7 @@ def _seal_chunk(
 
 
 def _ranges(ids: list[int]) -> list[list[int]]:
-    runs: list[list[int]] = []
+    runs: list[list[int]] = []  # ids arrive in order
     for record_id in ids:
         if runs and runs[-1][1] + 1 == record_id:
             runs[-1][1] = record_id
@@ -166,7 +203,7 @@ _SEAL_COLUMNS = (
 )  # fmt: skip
 
 
-def _insert(seals: list[AuditSeal]) -> None:
+def _insert(seals: list[NewSeal]) -> None:
     """COPY the seals in (a minute's seal, or a whole day's when catching up, in one round trip)."""
     now = timezone.now()
     with (
@@ -176,7 +213,7 @@ def _insert(seals: list[AuditSeal]) -> None:
         for seal in seals:
             copy.write_row(
                 (
-                    seal.stream, seal.period_start, seal.period_end, seal.record_count, json.dumps(seal.contents),
+                    seal.stream, seal.period_start, seal.period_end, seal.record_count, seal.contents,
                     seal.previous_digest, seal.digest, seal.signature, seal.key_id, now,
                 )
             )  # fmt: skip
@@ -274,17 +311,63 @@ class Verification:
         return self.problems[0] if self.problems else None
 
 
-def _label(seal: AuditSeal) -> str:
+# Timestamps of the many rows verification reads cross as microseconds since the epoch: Django's
+# timestamptz loader (Python, per value) would cost more than everything else done per seal.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _micros_sql(column: str) -> str:
+    return f"(extract(epoch FROM {column}) * 1000000)::bigint"
+
+
+def _from_micros(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+@dataclass(slots=True)
+class StoredSeal:
+    """An AuditSeal row as verification reads it (without its contents)."""
+
+    pk: int
+    stream: str
+    period_start: datetime
+    period_end: datetime
+    record_count: int
+    previous_digest: str
+    digest: str
+    signature: str
+    key_id: str
+
+
+_SEALS_SQL = """
+SELECT id, stream, {start}, {end}, record_count, previous_digest,
+       digest, signature, key_id
+FROM audit_auditseal WHERE stream = %s AND period_end > %s AND period_start < %s ORDER BY period_start
+"""
+
+
+def _stored_seals(stream: str, period_from: datetime, period_to: datetime) -> list[StoredSeal]:
+    return [
+        StoredSeal(pk, kind, _from_micros(start), _from_micros(end), *rest)
+        for pk, kind, start, end, *rest in _query(
+            _SEALS_SQL.format(start=_micros_sql("period_start"), end=_micros_sql("period_end")),
+            [stream, period_from, period_to],
+        )
+    ]
+
+
+def _label(seal: StoredSeal) -> str:
     return f"seal {bound_text(seal.period_start)} – {bound_text(seal.period_end)}"
 
 
 def _minutes(stream: str, start: datetime, end: datetime) -> Iterator[tuple[datetime, int, str]]:
     table, fields = _TABLES[stream]
-    sql = _VERIFY_SQL.format(minute=_MINUTE, hash=hash_sql(fields), table=table)
+    sql = _VERIFY_SQL.format(minute=_MINUTE, hash=hash_sql(fields), table=table, micros=_micros_sql("p"))
     cursor = start
     while cursor < end:
         upto = min(end, cursor + CHUNK)
-        yield from _query(sql, [cursor, upto])
+        for micros, count, content in _range_query(sql, [cursor, upto]):
+            yield _from_micros(micros), count, content
         cursor = upto
 
 
@@ -307,14 +390,14 @@ def _minutes_all(stream: str, start: datetime, end: datetime) -> list[tuple[date
     return first + second
 
 
-def _name_records(stream: str, seal: AuditSeal, result: Verification) -> None:
+def _name_records(stream: str, seal: StoredSeal, result: Verification) -> None:
     """Read one seal's records one by one and name each altered, inserted or removed record."""
     table, fields = _TABLES[stream]
     contents = AuditSeal.objects.values_list("contents", flat=True).get(pk=seal.pk) or {}
     ids = [i for first, last in contents.get("ids", []) for i in range(first, last + 1)]
     prints = contents.get("fingerprints", "")
     expected = {record_id: prints[n * FINGERPRINT : (n + 1) * FINGERPRINT] for n, record_id in enumerate(ids)}
-    rows = _query(_DETAIL_SQL.format(hash=hash_sql(fields), table=table), [seal.period_start, seal.period_end])
+    rows = _range_query(_DETAIL_SQL.format(hash=hash_sql(fields), table=table), [seal.period_start, seal.period_end])
     found: list[Problem] = []
     seen: set[int] = set()
     for record_id, stored, recomputed in rows:
@@ -341,7 +424,7 @@ def _name_records(stream: str, seal: AuditSeal, result: Verification) -> None:
     result.problems.extend(found)
 
 
-def _signature_problems(stream: str, seals: list[AuditSeal], keys: dict[str, Any]) -> list[Problem]:
+def _signature_problems(stream: str, seals: list[StoredSeal], keys: dict[str, Any]) -> list[Problem]:
     """Every seal's signature. Pure computation on loaded seals: it runs in a thread while the database
     recomputes the records' digests, so the two overlap."""
     found = []
@@ -359,12 +442,8 @@ def _signature_problems(stream: str, seals: list[AuditSeal], keys: dict[str, Any
 
 def _verify_stream(
     stream: str, period_from: datetime, period_to: datetime, until: datetime, keys: dict[str, Any], result: Verification
-) -> list[AuditSeal]:
-    seals = list(
-        AuditSeal.objects.filter(stream=stream, period_end__gt=period_from, period_start__lt=period_to)
-        .defer("contents")
-        .order_by("period_start")
-    )
+) -> list[StoredSeal]:
+    seals = _stored_seals(stream, period_from, period_to)
     start = min(period_from, seals[0].period_start) if seals else period_from
     end = max(period_to, seals[-1].period_end) if seals else period_to
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -432,14 +511,14 @@ def _verify_stream(
 
 
 def _compare_anchors(
-    period_from: datetime, period_to: datetime, sealed: dict[str, list[AuditSeal]], result: Verification
+    period_from: datetime, period_to: datetime, sealed: dict[str, list[StoredSeal]], result: Verification
 ) -> None:
     anchored: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for entry in anchors.anchors_between(period_from, period_to):
         versions = anchored.setdefault((entry["stream"], entry["period_start"]), [])
         if entry not in versions:
             versions.append(entry)
-    in_db: dict[tuple[str, str], AuditSeal] = {}
+    in_db: dict[tuple[str, str], StoredSeal] = {}
     for stream, seals in sealed.items():
         for seal in seals:
             in_db[(stream, bound_text(seal.period_start))] = seal

@@ -16,8 +16,9 @@ from typing import Any
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _ESCAPED = (*FORMULA_TRIGGERS, "'")
-# The characters above as PostgreSQL literals (E'' for the tab and carriage return).
-_TRIGGERS_SQL = "'=', '+', '-', '@', E'\\t', E'\\r', ''''"
+# The first characters above as the code points PostgreSQL's ascii() returns: it reads a text's first
+# character without making a new text, about half the cost of left(text, 1) on every cell of a download.
+_TRIGGERS_SQL = ", ".join(str(ord(char)) for char in _ESCAPED)
 
 DATE_FORMAT = 'yyyy"年"m"月"d"日"'
 MONTH_FORMAT = 'yyyy"年"m"月"'
@@ -42,7 +43,7 @@ def unneutralise(value: str) -> str:
 def neutralise_sql(expression: str) -> str:
     """`neutralise` in SQL over a text expression (NULL stays NULL). The expression is evaluated twice only
     for the rare values that need the apostrophe."""
-    return f"CASE WHEN left({expression}, 1) IN ({_TRIGGERS_SQL}) THEN '''' || ({expression}) ELSE {expression} END"
+    return f"CASE WHEN ascii({expression}) IN ({_TRIGGERS_SQL}) THEN '''' || ({expression}) ELSE {expression} END"
 
 
 def display_width(text: str) -> int:

@@ -104,3 +104,19 @@ def test_python_and_postgresql_agree_on_the_hash_of_awkward_text() -> None:
         cursor.execute(f"SELECT {texts}, record_hash, {hash_sql(ACCESS_FIELDS)} FROM audit_accessrecord")  # noqa: S608
         *values, stored, recomputed = cursor.fetchone()
     assert stored == recomputed == record_hash_of_texts(values)
+
+
+def test_python_and_postgresql_agree_where_a_value_ends_in_a_quote_and_a_comma() -> None:
+    # The database prints the record's array through jsonb: a value ending in `",` (or made of `","`) must not
+    # shift the separators between the elements.
+    from django.db import connection
+
+    from audit.hashing import ACCESS_FIELDS, field_text_sql, hash_sql, record_hash_of_texts
+
+    Client().get("/healthz", {"q": '","'}, HTTP_USER_AGENT='ends in ", and \\",')
+    texts = ", ".join(f"coalesce({field_text_sql(name)}, '')" for name in ACCESS_FIELDS)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {texts}, record_hash, {hash_sql(ACCESS_FIELDS)} FROM audit_accessrecord")  # noqa: S608
+        *values, stored, recomputed = cursor.fetchone()
+    assert 'ends in ", and \\",' in values
+    assert stored == recomputed == record_hash_of_texts(values)
