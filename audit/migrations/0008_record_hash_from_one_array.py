@@ -27,7 +27,7 @@ $$;
 
 
 class Migration(migrations.Migration):
-    dependencies = [("audit", "0004_event_indexes")]
+    dependencies = [("audit", "0007_access_record_facility_ids_gin")]
 
     operations = [
         migrations.RunSQL(
