@@ -8,6 +8,7 @@ from django.core.validators import MaxValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import WEEKDAYS, BureauScope, Organisation, OrganisationKind, SecondFactorPolicy, User
+from accounts.use_policy import USE_APPROVAL_MAX_MINUTES_LIMIT, USE_APPROVAL_MIN_MINUTES, USE_POLICY_FIELDS
 from renergy.geography import BureauRegion, SupplyArea
 
 
@@ -143,7 +144,7 @@ class SecondFactorPolicyForm(forms.Form):
 
 class UseRequestForm(forms.Form):
     purpose = forms.CharField(label=_("利用目的（業務内容）"), max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
-    minutes = forms.IntegerField(label=_("利用時間（分）"), min_value=5)
+    minutes = forms.IntegerField(label=_("利用時間（分）"), min_value=USE_APPROVAL_MIN_MINUTES)
 
     def __init__(self, *args: Any, max_minutes: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -162,7 +163,9 @@ class UsePolicyForm(forms.Form):
         label=_("利用の都度、システム利用責任者の承認を求める（都度承認）"), required=False
     )
     use_approval_max_minutes = forms.IntegerField(
-        label=_("1回の承認で利用できる最長時間（分）"), min_value=5, max_value=720
+        label=_("1回の承認で利用できる最長時間（分）"),
+        min_value=USE_APPROVAL_MIN_MINUTES,
+        max_value=USE_APPROVAL_MAX_MINUTES_LIMIT,
     )
     allowed_hours_enabled = forms.BooleanField(label=_("利用可能な曜日と時間を制限する"), required=False)
     allowed_weekdays = forms.TypedMultipleChoiceField(
@@ -178,18 +181,7 @@ class UsePolicyForm(forms.Form):
     reason = forms.CharField(label=_("変更理由"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args: Any, organisation: Organisation, **kwargs: Any) -> None:
-        initial = {
-            name: getattr(organisation, name)
-            for name in (
-                "use_approval_required",
-                "use_approval_max_minutes",
-                "allowed_hours_enabled",
-                "allowed_weekdays",
-                "allowed_from",
-                "allowed_until",
-                "allowed_exclude_holidays",
-            )
-        }
+        initial = {name: getattr(organisation, name) for name in USE_POLICY_FIELDS}
         if not organisation.allowed_hours_enabled and not organisation.allowed_weekdays:
             initial["allowed_weekdays"] = [1, 2, 3, 4, 5]
         kwargs["initial"] = initial
