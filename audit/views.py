@@ -127,6 +127,13 @@ def organisation_finding(request: AuthenticatedHttpRequest, pk: int) -> HttpResp
         finding_answer(finding=item, note=form.cleaned_data["note"], actor=officer, request=request)
         messages.success(request, _("回答を記録しました。システム管理者が確認します。"))
         return redirect("audit:organisation_finding", pk=item.pk)
+    return _finding_page(request, item, form, submit=_("回答する"), heading=_("組織としての回答"), for_officer=True)
+
+
+def _finding_page(
+    request: AuthenticatedHttpRequest, item: Finding, form: forms.Form, *, submit: str, heading: str, for_officer: bool
+) -> HttpResponse:
+    """One finding with its evidence, its review history and the form of whoever is looking at it."""
     return render(
         request,
         "audit/finding.html",
@@ -135,9 +142,9 @@ def organisation_finding(request: AuthenticatedHttpRequest, pk: int) -> HttpResp
             "evidence": evidence_rows(item.numbers),
             "form": form,
             "reviews": item.reviews.select_related("reviewed_by__organisation"),
-            "submit_label": _("回答する"),
-            "form_heading": _("組織としての回答"),
-            "for_officer": True,
+            "submit_label": submit,
+            "form_heading": heading,
+            "for_officer": for_officer,
         },
     )
 
@@ -227,18 +234,7 @@ def finding(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         )
         messages.success(request, _("確認結果を記録しました。"))
         return redirect("audit:finding", pk=item.pk)
-    return render(
-        request,
-        "audit/finding.html",
-        {
-            "finding": item,
-            "evidence": evidence_rows(item.numbers),
-            "form": form,
-            "reviews": item.reviews.select_related("reviewed_by__organisation"),
-            "submit_label": _("記録する"),
-            "form_heading": _("確認結果の記録"),
-        },
-    )
+    return _finding_page(request, item, form, submit=_("記録する"), heading=_("確認結果の記録"), for_officer=False)
 
 
 def _fiscal_year_or_404(year: int) -> int:
