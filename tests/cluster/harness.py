@@ -223,8 +223,7 @@ class Cluster:
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "CSRF_TRUSTED_ORIGINS": self.url,
             "SITE_URL": self.url,
-            # The proxy is the only peer; both spellings, so the harness works whichever resolver is in use.
-            "TRUSTED_PROXY_COUNT": "1",
+            # The proxy is the only peer whose forwarding headers the nodes believe.
             "TRUSTED_PROXY_CIDRS": "127.0.0.1/32",
             "RENERGY_VAR_DIR": str(self.dir / "var"),
             "CLUSTER_MAIL_DIR": str(self.mail_dir),
