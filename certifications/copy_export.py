@@ -33,7 +33,7 @@ from django.utils.translation import gettext as _
 
 from audit.disclosure import disclose
 from certifications import policy
-from certifications.models import Facility, FacilitySite, facility_field
+from certifications.models import Facility, facility_field
 from certifications.municipalities import municipalities
 from certifications.presentation import MONTH_FIELDS
 from certifications.search import SORTS, ordered
@@ -51,8 +51,6 @@ BATCH_ROWS = 100_000
 WIDTH_SAMPLE_ROWS = 2000  # XLSX column widths fit the longest value among the first rows
 TABLE = f'"{Facility._meta.db_table}"'
 ID_SEPARATOR = "\x1f"  # ASCII unit separator, never in a facility ID (checked in _recorded)
-SITE_TABLE = f'"{FacilitySite._meta.db_table}"'
-SITE_SEPARATOR = " / "
 # Session settings for the COPY only (reset afterwards). The per-row sites subquery pushes the estimate
 # past jit_above_cost, and compiling the plan then costs more than running it (seconds, for a 60,000-row
 # export). DateStyle ISO makes COPY print a date as YYYY-MM-DD itself, cheaper than to_char() per cell.
@@ -104,13 +102,9 @@ def _month_pattern() -> str:
 def _text_expression(field: str, masks: dict[str, policy.Mask]) -> tuple[str, list[Any]]:
     """SQL text and parameters rendering one policy field as its display text (presentation.formatter)."""
     if field == "sites":
-        # ARRAY(... ORDER BY position) reads the addresses in the order of the (facility, position) unique
-        # index; string_agg(... ORDER BY) would sort every facility's sites again.
-        return (
-            f"array_to_string(ARRAY(SELECT s.address FROM {SITE_TABLE} s "  # noqa: S608
-            f"WHERE s.facility_id = {TABLE}.id ORDER BY s.position), %s)",
-            [SITE_SEPARATOR],
-        )
+        # Joined by the database whenever the sites change (certifications migration 0008): a column read
+        # instead of a sub-query over the sites for every row.
+        return f"{TABLE}.sites_text", []
     if field in masks:
         return policy.masked_sql(masks[field], TABLE)
     column = _column(field)

@@ -42,6 +42,7 @@ from django.utils import timezone, translation
 
 from certifications.models import (
     FACILITY_ID_PATTERN,
+    SITE_SEPARATOR,
     Facility,
     FacilitySite,
     OperatorKind,
@@ -60,7 +61,6 @@ SITES_SHEET = "すべての設備所在地"
 BATCH = 1000
 HEADER_SEARCH_ROWS = 30
 EXCEL_EPOCH = datetime.date(1899, 12, 30)
-SITE_SEPARATOR = " / "  # how a download joins all 所在地 into one cell (copy_export.SITE_SEPARATOR)
 ACCEPTED_SUFFIXES = (".xlsx", ".csv")
 # A zip of all 47 prefectures is well under these; anything beyond is refused before it is unpacked.
 ZIP_MAX_MEMBERS = 100

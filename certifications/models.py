@@ -235,6 +235,11 @@ def facility_field(name: str) -> models.Field[Any, Any]:
     return field
 
 
+# How a download joins all of a facility's 所在地 into one cell, and how the importer splits that cell again. The
+# database keeps the joined text in certifications_facility.sites_text (migration 0008, its triggers).
+SITE_SEPARATOR = " / "
+
+
 class FacilitySite(models.Model):
     """One 所在地 of a facility; position 1 is the representative address (代表住所)."""
 

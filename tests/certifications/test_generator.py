@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
-from certifications.models import Facility, FacilitySite, FacilityStatus, PowerSource
+from certifications.models import SITE_SEPARATOR, Facility, FacilitySite, FacilityStatus, PowerSource
 from certifications.municipalities import municipalities
 from renergy.geography import default_supply_area
 
@@ -74,3 +75,37 @@ def test_operators_are_individuals_or_companies_owning_many(generated):
     owners = Counter(Facility.objects.exclude(organisation=None).values_list("organisation", flat=True))
     assert owners.most_common(1)[0][1] > 20
     assert Facility.objects.filter(organisation=None, capacity_kw__lt=10).count() > COUNT // 3
+
+
+def _sites_texts() -> dict[int, tuple[str, str]]:
+    """Per facility: the text the database keeps, and the text joined from its sites now."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT f.id, f.sites_text, coalesce(string_agg(s.address, %s ORDER BY s.position), '') "
+            "FROM certifications_facility f LEFT JOIN certifications_facilitysite s ON s.facility_id = f.id "
+            "GROUP BY f.id",
+            [SITE_SEPARATOR],
+        )
+        return {pk: (kept, joined) for pk, kept, joined in cursor.fetchall()}
+
+
+def test_the_generator_writes_the_joined_sites_the_database_would_keep(generated):
+    texts = _sites_texts()
+    assert len(texts) == COUNT
+    assert all(kept == joined and kept for kept, joined in texts.values())
+    assert any(SITE_SEPARATOR in kept for kept, _joined in texts.values())
+
+
+def test_the_joined_sites_follow_every_change_of_the_sites(make_facility):
+    facility = make_facility("Q000001A01", "愛知県名古屋市中区三の丸", extra_sites=("愛知県豊田市元城町",))
+    [(kept, joined)] = [texts for pk, texts in _sites_texts().items() if pk == facility.pk]
+    assert kept == joined and SITE_SEPARATOR in kept
+    second = FacilitySite.objects.get(facility=facility, position=2)
+    second.address = "愛知県岡崎市十王町〓moved"
+    second.save()
+    assert _sites_texts()[facility.pk][0].endswith("愛知県岡崎市十王町〓moved")
+    second.delete()
+    kept, joined = _sites_texts()[facility.pk]
+    assert kept == joined and SITE_SEPARATOR not in kept
+    FacilitySite.objects.filter(facility=facility).delete()
+    assert _sites_texts()[facility.pk] == ("", "")
