@@ -398,8 +398,8 @@ def _table(
     """One sheet: a heading row and typed rows, widths from the data (or given), frozen heading, filter, A4
     landscape fitted to the page width."""
     sheet = workbook.add_worksheet(name)
-    fitted = column_widths([headings, *rows], maximum=40)
-    for index, width in enumerate(widths or fitted):
+    fitted = widths or column_widths([headings, *rows], maximum=40)
+    for index, width in enumerate(fitted):
         sheet.set_column(index, index, width, formats["wrap"])
     sheet.set_row(0, 30)
     for column, heading in enumerate(headings):
@@ -408,7 +408,7 @@ def _table(
         fmt = formats["bold"] if bold_first and line == 1 else None
         for column, value in enumerate(values):
             _write(sheet, line, column, value, fmt or (formats["integer"] if isinstance(value, int) else None))
-    print_setup(sheet, last_row=len(rows), last_column=len(headings) - 1, title=title)
+    print_setup(sheet, last_row=len(rows), last_column=len(headings) - 1, total_width=sum(fitted), title=title)
 
 
 def write_xlsx(report: FiscalYearReport, handle: Any) -> None:

@@ -70,15 +70,17 @@ def _skeleton(handle: IO[bytes], fields: tuple[str, ...], widths: list[int], row
     sheet = workbook.add_worksheet(SHEET_NAME)
     labels = [field_label(field) for field in fields]
     kinds = [copy_export.cell_kind(field) for field in fields]
+    total = 0
     for index, (label, kind) in enumerate(zip(labels, kinds, strict=True)):
-        # A number column is at least as wide as its formatted value; a heading wraps rather than widening it.
-        # At least as wide as its formatted value and as a heading of up to two short lines.
+        # At least as wide as its formatted value and as a heading of up to two short lines (a heading wraps
+        # rather than widening its column).
         width = widths[index] if index < len(widths) else 0
         width = max(width, min(display_width(label) + 2, 16), 14 if kind == "date" else 10 if kind != "text" else 0)
         sheet.set_column(index, index, width, formats[kind])
+        total += width
     sheet.set_row(0, 30)
     sheet.write_row(0, 0, labels, formats["header"])
-    print_setup(sheet, last_row=rows, last_column=len(fields) - 1, title=SHEET_NAME)
+    print_setup(sheet, last_row=rows, last_column=len(fields) - 1, total_width=total, title=SHEET_NAME)
     # XlsxWriter numbers a format when it is first used; the rows' formats are only used by COPY's cells.
     styles = {kind: formats[kind]._get_xf_index() for kind in ("date", "month", "decimal", "integer", "text")}
     workbook.close()

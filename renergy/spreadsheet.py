@@ -10,6 +10,7 @@ for the COPY paths (`neutralise_sql`); tests compare the two.
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from collections.abc import Iterable
 from typing import Any
@@ -78,16 +79,31 @@ def workbook_formats(workbook: Any) -> dict[str, Any]:
     }
 
 
-def print_setup(sheet: Any, *, last_row: int, last_column: int, header_rows: int = 1, title: str = "") -> None:
-    """Frozen header, filter over the table, and A4 landscape printing fitted to the page width with the
-    header repeated on every page."""
+# Column widths (Excel character units, 10 pt) that still print legibly across one A4 landscape page: about 150
+# fit at full size, and scaling to 70 % stays readable. A wider sheet is spread over as many pages side by side,
+# each with the first column (the ID) repeated, instead of being shrunk to one unreadable page.
+A4_LANDSCAPE_WIDTH = 210
+
+
+def pages_wide(total_width: float) -> int:
+    return max(1, math.ceil(total_width / A4_LANDSCAPE_WIDTH))
+
+
+def print_setup(
+    sheet: Any, *, last_row: int, last_column: int, total_width: float, header_rows: int = 1, title: str = ""
+) -> None:
+    """Frozen header, filter over the table, and A4 landscape printing as many pages wide as the columns need
+    to stay legible (pages_wide), the header repeated on every page and the first column on every page across."""
     sheet.freeze_panes(header_rows, 0)
     if last_row >= header_rows:
         sheet.autofilter(header_rows - 1, 0, last_row, last_column)
     sheet.set_landscape()
     sheet.set_paper(A4)
-    sheet.fit_to_pages(1, 0)
+    across = pages_wide(total_width)
+    sheet.fit_to_pages(across, 0)
     sheet.repeat_rows(0, header_rows - 1)
+    if across > 1:
+        sheet.repeat_columns(0)
     sheet.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
     # No font-size code before the title: "&9" followed by "2026年度" would read as size 92026.
     sheet.set_header(f"&L{_header_text(title)}" if title else "")

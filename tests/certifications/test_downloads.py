@@ -12,9 +12,10 @@ from decimal import Decimal
 import openpyxl
 import pytest
 from django.urls import reverse
+from openpyxl.utils import get_column_letter
 
 from certifications.presentation import field_label, formatter
-from renergy.spreadsheet import DATE_FORMAT, MONTH_FORMAT, neutralise, unneutralise
+from renergy.spreadsheet import DATE_FORMAT, MONTH_FORMAT, neutralise, pages_wide, unneutralise
 from tests.certifications.conftest import facility_create
 
 pytestmark = pytest.mark.django_db
@@ -119,15 +120,17 @@ def test_xlsx_cells_are_typed_and_formatted_and_formulas_never_live(planted, org
     assert cell("disposal_reserve_status").value == "''=quoted"
     sites = next(r for r in sheet.iter_rows(min_row=2) if r[0].value == "C000001D01")[column[field_label("sites")]]
     assert sites.value.count(" / ") == 2
-    # Layout: frozen heading, a filter over the table, widths from the data, A4 landscape one page wide.
+    # Layout: frozen heading, a filter over the table, widths from the data, A4 landscape as many pages wide as
+    # the columns need to stay legible, the ID column repeated on each.
     assert sheet.freeze_panes == "A2"
     assert sheet.auto_filter.ref.startswith("A1:") and sheet.auto_filter.ref.endswith("3")
     assert sheet.column_dimensions["A"].width >= 10  # 設備ID: ten characters
     assert sheet.page_setup.orientation == "landscape" and sheet.page_setup.paperSize == 9
-    # fitToWidth="1" is the OOXML default, which XlsxWriter leaves implicit.
-    assert sheet.sheet_properties.pageSetUpPr.fitToPage and sheet.page_setup.fitToWidth in (None, 1)
+    total = sum(sheet.column_dimensions[get_column_letter(n)].width for n in range(1, sheet.max_column + 1))
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage and sheet.page_setup.fitToWidth == pages_wide(total) > 1
     assert sheet.page_setup.fitToHeight == 0
     assert sheet.print_title_rows.replace("$", "") == "1:1"
+    assert sheet.print_title_cols.replace("$", "") == "A:A"
 
 
 def test_a_masked_name_is_masked_in_the_xlsx_too(orgs, make_user, signed_in_client):
