@@ -14,8 +14,8 @@ from django.urls import NoReverseMatch, resolve, reverse
 from django.utils.functional import Promise, SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import AccountStatus, OrganisationKind
-from accounts.permissions import FACILITY_ROLES, rule_for
+from accounts.models import AccountStatus
+from accounts.permissions import rule_for
 
 
 @dataclass(frozen=True)
@@ -33,12 +33,7 @@ class LayoutPerson:
     onboarding: bool  # password accepted, enrolment or verification not finished: sign-out only
     name: str = ""
     organisation_name: str = ""
-    role: str = ""
-    role_label: str = ""
     is_officer: bool = False
-    is_system_admin: bool = False
-    works_with_facilities: bool = False
-    use_approval_required: bool = False  # the organisation asks for per-use approval (都度承認)
     menu: list[MenuLink] = field(default_factory=list)
 
 
@@ -106,20 +101,14 @@ def _person(request: HttpRequest) -> LayoutPerson:
     verified = bool(getattr(user, "is_verified", lambda: False)())
     if not (verified and user.status == AccountStatus.ACTIVE):
         return LayoutPerson(signed_in=False, onboarding=True, name=user.name)
-    organisation = user.organisation
-    person = LayoutPerson(
+    return LayoutPerson(
         signed_in=True,
         onboarding=False,
         name=user.name,
-        organisation_name=organisation.name,
-        role=organisation.kind,
-        role_label=str(OrganisationKind(organisation.kind).label),
+        organisation_name=user.organisation.name,
         is_officer=user.is_officer,
-        is_system_admin=organisation.kind == OrganisationKind.CONTRACTOR,
-        works_with_facilities=organisation.kind in FACILITY_ROLES,
-        use_approval_required=organisation.use_approval_required,
+        menu=_menu(user, request.path),
     )
-    return LayoutPerson(**{**person.__dict__, "menu": _menu(user, request.path)})
 
 
 def layout(request: HttpRequest) -> dict[str, Any]:
