@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -107,6 +107,17 @@ def admin_organisations(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "accounts/admin_organisations.html", {"organisations": organisations})
 
 
+def _setting_changes(
+    request: AuthenticatedHttpRequest, organisation: Organisation, action: str
+) -> QuerySet[SecurityEvent]:
+    """The last changes of one organisation setting, for the history under its form."""
+    return (
+        SecurityEvent.objects.visible_to(request.user)
+        .filter(organisation=organisation, action=action)
+        .select_related("actor")[:20]
+    )
+
+
 def _policy_label(setting: dict) -> str:
     policy = str(setting.get("policy", ""))
     label = str(dict(SecondFactorPolicy.choices).get(policy, policy))
@@ -145,9 +156,7 @@ def admin_organisation_second_factor(request: AuthenticatedHttpRequest, pk: int)
             "before": _policy_label(event.data.get("before") or {}),
             "after": _policy_label(event.data.get("after") or {}),
         }
-        for event in SecurityEvent.objects.visible_to(request.user)
-        .filter(organisation=organisation, action="organisation.second_factor_policy_changed")
-        .select_related("actor")[:20]
+        for event in _setting_changes(request, organisation, "organisation.second_factor_policy_changed")
     ]
     return render(
         request,
@@ -173,11 +182,7 @@ def admin_organisation_password(request: AuthenticatedHttpRequest, pk: int) -> H
                 request, _("「%(name)s」のパスワードの有効期間を保存しました。") % {"name": organisation.name}
             )
             return redirect("accounts:admin_organisations")
-    changes = (
-        SecurityEvent.objects.visible_to(request.user)
-        .filter(organisation=organisation, action="organisation.password_max_age_changed")
-        .select_related("actor")[:20]
-    )
+    changes = _setting_changes(request, organisation, "organisation.password_max_age_changed")
     return render(
         request,
         "accounts/admin_organisation_password.html",
@@ -317,11 +322,7 @@ def admin_organisation_use_policy(request: AuthenticatedHttpRequest, pk: int) ->
         .filter(organisation=organisation, is_officer=True, status=AccountStatus.ACTIVE)
         .count()
     )
-    changes = (
-        SecurityEvent.objects.visible_to(request.user)
-        .filter(organisation=organisation, action="organisation.use_policy_changed")
-        .select_related("actor")[:20]
-    )
+    changes = _setting_changes(request, organisation, "organisation.use_policy_changed")
     status = 403 if own and request.method == "POST" else 400 if form.errors else 200
     return render(
         request,
