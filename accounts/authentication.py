@@ -217,12 +217,9 @@ def signin_second_factor(request: HttpRequest, *, user: User, code: str) -> Step
             if getattr(request, "axes_locked_out", False):
                 return StepResult(Outcome.LOCKED)
             return StepResult(Outcome.INVALID)
-    if not _ip_allowed(request, user):
-        return StepResult(Outcome.IP_REFUSED, user)
-    if allowed_hours_refused(request=request, user=user, step="signin"):
-        # Told only after both factors, so the refusal says nothing to someone who holds the password alone.
-        request.session.pop(PENDING_KEY, None)
-        return StepResult(Outcome.OUTSIDE_HOURS, user)
+    refused = _refused_after_second_factor(request, user)
+    if refused is not None:
+        return refused
     recovery = isinstance(device, StaticDevice)
     _signed_in(request, user=user, device=device, method="recovery_code" if recovery else "totp")
     return StepResult(Outcome.OK, user, device)
@@ -263,15 +260,23 @@ def signin_webauthn(request: HttpRequest, *, user: User, state: dict, data: dict
             )
             outcome = Outcome.LOCKED if getattr(request, "axes_locked_out", False) else Outcome.INVALID
             return StepResult(outcome, user, reason=reason)
-    if not _ip_allowed(request, user):
-        return StepResult(Outcome.IP_REFUSED, user)
-    if allowed_hours_refused(request=request, user=user, step="signin"):
-        # Told only after both factors, so the refusal says nothing to someone who holds the password alone.
-        request.session.pop(PENDING_KEY, None)
-        return StepResult(Outcome.OUTSIDE_HOURS, user)
+    refused = _refused_after_second_factor(request, user)
+    if refused is not None:
+        return refused
     _signed_in(request, user=user, device=device, method="webauthn", credential_id_sha256=device.credential_id_sha256)
     webauthn_note_use(request=request, user=user, device=device)
     return StepResult(Outcome.OK, user, device)
+
+
+def _refused_after_second_factor(request: HttpRequest, user: User) -> StepResult | None:
+    """What still refuses a person who passed both factors: their address outside the organisation's ranges, or a
+    time outside its allowed hours (told only now, so the refusal says nothing to someone with the password alone)."""
+    if not _ip_allowed(request, user):
+        return StepResult(Outcome.IP_REFUSED, user)
+    if allowed_hours_refused(request=request, user=user, step="signin"):
+        request.session.pop(PENDING_KEY, None)
+        return StepResult(Outcome.OUTSIDE_HOURS, user)
+    return None
 
 
 def _signed_in(request: HttpRequest, *, user: User, device: Device, method: str, **detail: str) -> None:
