@@ -178,7 +178,8 @@ def explain_ms(statements: list[tuple[str, tuple]]) -> tuple[float, str]:
 def _plan_name(node: dict) -> str:
     """The first node below Limit that decides the plan: an index walked in order, or a sort."""
     while node.get("Node Type") in ("Limit", "Gather Merge", "Gather") and node.get("Plans"):
-        node = node["Plans"][0]
+        # An InitPlan (the municipality scope's key array) is computed once beside the plan, not its first step.
+        node = next(child for child in node["Plans"] if child.get("Parent Relationship") != "InitPlan")
     kind = node.get("Node Type", "")
     if kind == "Sort":
         return "Sort(" + _plan_name(node["Plans"][0]) + ")"

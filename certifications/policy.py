@@ -25,7 +25,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import BooleanField, Case, Exists, F, Func, OuterRef, Q, QuerySet, Value, When
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -268,6 +269,16 @@ def text_match(user: Any, field: str, text: str) -> Q:
     return condition
 
 
+class _EqualsAny(Func):
+    """`value = ANY(array)`: Django has no expression for it (`__in` with a subquery becomes a semi-join)."""
+
+    output_field = BooleanField()
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
+        value, array = (compiler.compile(expression) for expression in self.get_source_expressions())
+        return f"{value[0]} = ANY({array[0]})", (*value[1], *array[1])
+
+
 def scope_filter(user: Any) -> Q | None:
     """The Q that limits Facility rows to the person's scope, or None when they may see no facility."""
     from certifications.models import FacilitySite
@@ -284,13 +295,17 @@ def scope_filter(user: Any) -> Q | None:
         return Q(organisation_id=organisation.pk)
     if policy.scope is Scope.JURISDICTION:
         code = organisation.jurisdiction_code
+        if len(code) == 6 and code.isdigit():
+            # The municipality's facilities as one array read from the sites index, then fetched by key and
+            # sorted: a municipality holds a few thousand at most. As a per-row EXISTS the planner, once it
+            # had statistics, walked the whole sort index probing the sites of each facility instead
+            # (300-400 ms a page at 3,500,000 facilities; bench/facilities.py); the array's size is unknown
+            # to it, so it keeps to the key lookups.
+            sites = FacilitySite.objects.filter(municipality_code=code).order_by().values("facility_id")
+            return Q(_EqualsAny(F("pk"), ArraySubquery(sites)))
         if len(code) == 2 and code.isdigit():
-            sites = FacilitySite.objects.filter(facility=OuterRef("pk"), prefecture_code=code)
-        elif len(code) == 6 and code.isdigit():
-            sites = FacilitySite.objects.filter(facility=OuterRef("pk"), municipality_code=code)
-        else:
-            return None
-        return Q(Exists(sites))
+            return Q(Exists(FacilitySite.objects.filter(facility=OuterRef("pk"), prefecture_code=code)))
+        return None
     if policy.scope is Scope.REGION:
         codes = organisation.bureau_prefecture_codes()
         if not codes:

@@ -250,12 +250,16 @@ def search_page(user: Any, form: FacilitySearchForm, *, after_raw: str = "", pag
 class ResultCount:
     value: int
     exact: bool
+    at_least: bool = False  # counted up to the threshold and found more: a lower bound, not an estimate
 
     @property
     def text(self) -> str:
-        """「1,234 件」 when exact, 「約 12,300 件」 (three significant digits) when estimated."""
+        """「1,234 件」 when exact, 「2,000 件以上」 for a lower bound, 「約 12,300 件」 (three significant digits)
+        when estimated."""
         if self.exact:
             return ngettext("%(count)s 件", "%(count)s 件", self.value) % {"count": f"{self.value:,}"}
+        if self.at_least:
+            return gettext("%(count)s 件以上") % {"count": f"{self.value:,}"}
         digits = len(str(self.value))
         rounded = round(self.value, -(digits - 3)) if digits > 3 else self.value
         return gettext("約 %(count)s 件") % {"count": f"{rounded:,}"}
@@ -277,7 +281,9 @@ def search_count(queryset: QuerySet[Facility], *, first_page: Page | None = None
     counted = queryset.order_by()[: COUNT_EXACT_UP_TO + 1].count()
     if counted <= COUNT_EXACT_UP_TO:
         return ResultCount(counted, exact=True)
-    return ResultCount(counted, exact=False)  # the estimate was too low: "more than" is all that is known
+    # The estimate was too low (a municipality's scope is always estimated small: policy.scope_filter's array
+    # is of unknown size to the planner): "more than" is all that is known.
+    return ResultCount(COUNT_EXACT_UP_TO, exact=False, at_least=True)
 
 
 def planner_estimate(queryset: QuerySet[Facility]) -> int:

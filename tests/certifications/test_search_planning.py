@@ -102,10 +102,24 @@ def test_the_count_is_exact_below_the_threshold_and_an_estimate_above(orgs, make
     assert "（1 件）" in client.get(reverse("certifications:list"), {"q": "E000007F01"}).content.decode()
 
 
+def test_a_municipality_larger_than_the_threshold_is_counted_as_a_lower_bound(
+    orgs, make_user, signed_in_client, monkeypatch
+):
+    # The municipality scope is a key array the planner cannot size (policy.scope_filter): it always expects
+    # a handful of rows, so the count runs, bounded, and reports what it knows.
+    _shinjuku(70)
+    facility_statistics_refresh()
+    client = signed_in_client(make_user(orgs.shinjuku))
+    assert "（70 件）" in client.get(reverse("certifications:list")).content.decode()
+    monkeypatch.setattr(search, "COUNT_EXACT_UP_TO", 10)
+    assert "（10 件以上）" in client.get(reverse("certifications:list")).content.decode()
+
+
 def test_an_estimate_is_shown_with_three_significant_digits():
     assert ResultCount(12_345, exact=False).text == "約 12,300 件"
     assert ResultCount(3_456_789, exact=False).text == "約 3,460,000 件"
     assert ResultCount(1_234, exact=True).text == "1,234 件"
+    assert ResultCount(2_000, exact=False, at_least=True).text == "2,000 件以上"
 
 
 @pytest.mark.usefixtures("many")
