@@ -4,6 +4,8 @@ Partitions are by calendar month in UTC. They are created by audit_ensure_partit
 which runs as the owner whoever calls it: the worker's daily job ahead of time, and the writer as a last
 resort (audit.writer), so a stopped beat degrades into slower first writes, never into lost records.
 Retention detaches and drops partitions: DDL only the owner connection may run.
+The GIN index on facility_ids (disclosure accounting) takes new entries into its pending list; merging the
+list into the index is left to the worker (disclosure_index_merge), which the index's owner must run.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from renergy.databases import OWNER_ALIAS
 logger = logging.getLogger(__name__)
 
 PARENT = "audit_accessrecord"
+FACILITY_IDS_INDEX = "audit_access_facility_ids"  # audit.models.AccessRecord.Meta.indexes
 
 
 def month_start(day: date | datetime) -> date:
@@ -120,3 +123,15 @@ def drop_expired(*, today: date | None = None, directory: Path | None = None) ->
             logger.warning("audit: retention exported %s to %s and dropped it", name, path)
             exported.append(path)
     return exported
+
+
+def disclosure_index_merge(*, using: str = OWNER_ALIAS) -> int:
+    """Merge the pending list of every partition's facility_ids index into the index (as VACUUM would, which
+    does not run often enough on an append-only table); the pending pages merged."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(gin_clean_pending_list(inhrelid::regclass)), 0)::bigint FROM pg_inherits "
+            "WHERE inhparent = %s::regclass",
+            [FACILITY_IDS_INDEX],
+        )
+        return int(cursor.fetchone()[0])

@@ -33,6 +33,11 @@ def maintain_partitions() -> list[str]:
 
 
 @shared_task
+def merge_disclosure_index() -> int:
+    return partitions.disclosure_index_merge(using=OWNER_ALIAS)
+
+
+@shared_task
 def verify_recent() -> bool:
     now = timezone.now()
     return sealing.verify(now - timedelta(days=2), now).ok

@@ -378,6 +378,11 @@ CELERY_BEAT_SCHEDULE.update(
             "schedule": crontab(hour=9, minute=20),  # JST: the UTC day ended at 09:00
         },
         "audit-partitions-daily": {"task": "audit.tasks.maintain_partitions", "schedule": crontab(hour=3, minute=5)},
+        "audit-disclosure-index-every-minute": {
+            "task": "audit.tasks.merge_disclosure_index",
+            "schedule": crontab(),
+            "options": {"expires": 50},
+        },
         "audit-verify-daily": {"task": "audit.tasks.verify_recent", "schedule": crontab(hour=4, minute=5)},
         # Monthly inspection of the previous month (JST), and the fiscal-year one on 1 April for April–March.
         "audit-inspection-monthly": {

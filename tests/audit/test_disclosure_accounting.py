@@ -15,6 +15,8 @@ from django.utils import timezone, translation
 from audit.disclosure_accounting import operator_disclosures
 from audit.inspection import fiscal_year_bounds, fiscal_year_of
 from audit.models import AccessRecord
+from audit.tasks import merge_disclosure_index
+from renergy.databases import OWNER_ALIAS
 from renergy.geography import SupplyArea
 from tests.audit.planting import plant, plant_all
 from tests.e2e.facilities import make_facility
@@ -157,6 +159,17 @@ def test_the_records_are_found_through_the_facility_ids_index(register, orgs, gr
         )
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "facility_ids" in plan and "Bitmap Index Scan" in plan
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", OWNER_ALIAS])
+def test_the_worker_merges_the_facility_ids_pending_list_into_the_index(register, grid_viewer) -> None:
+    # What an export of 5,000 rows records (committed: the worker's owner connection reads it).
+    exported = [f"FX{n:08d}" for n in range(5000)]
+    plant_all([plant(grid_viewer, timezone.now(), facility_ids=[A1, *exported], kind="export")])
+    assert merge_disclosure_index() > 0  # the application's inserts left their entries pending
+    assert merge_disclosure_index() == 0  # merged: nothing left for a request to merge
+    records = AccessRecord.objects.filter(at__gte=timezone.now() - timedelta(hours=1), facility_ids__contains=[A1])
+    assert records.count() == 1
 
 
 @pytest.fixture

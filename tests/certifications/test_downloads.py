@@ -92,6 +92,22 @@ def test_csv_cells_equal_the_display_text_and_planted_formulas_are_neutralised(p
         assert planted_row["plant_name"] == "'" + PLANTED[0] and planted_row["operator_name"] == "'" + PLANTED[1]
 
 
+def test_a_stored_value_outside_a_fields_choices_is_neutralised_too(planted, orgs, make_user, signed_in_client):
+    # Choice and yes/no cells are written as this code's labels and not checked again; a value written to the
+    # database past the forms and the importer falls through the label lookup, and is checked there.
+    from certifications.models import Facility
+
+    Facility.objects.filter(facility_id="C000002D02").update(status=PLANTED[0][:12], prefecture_code="@x")
+    client = signed_in_client(make_user(orgs.agency))
+    rows = list(csv.reader(io.StringIO(_download(client, "csv").decode("utf-8-sig"))))
+    row = dict(zip(rows[0], next(row for row in rows if row[0] == "C000002D02"), strict=True))
+    assert row[field_label("status")] == "'" + PLANTED[0][:12]
+    assert row[field_label("prefecture_code")] == "'@x"
+    sheet = openpyxl.load_workbook(io.BytesIO(_download(client, "xlsx")), read_only=True)["認定設備"]
+    cells = next(r for r in sheet.iter_rows(values_only=True) if r[0] == "C000002D02")
+    assert "'" + PLANTED[0][:12] in cells and "'@x" in cells
+
+
 def test_xlsx_cells_are_typed_and_formatted_and_formulas_never_live(planted, orgs, make_user, signed_in_client):
     data = _download(signed_in_client(make_user(orgs.agency)), "xlsx")
     workbook = openpyxl.load_workbook(io.BytesIO(data))  # not read-only: formats, panes and print setup
