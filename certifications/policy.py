@@ -274,7 +274,7 @@ class _EqualsAny(Func):
 
     output_field = BooleanField()
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
+    def as_sql(self, compiler: Any, connection: Any, *args: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
         value, array = (compiler.compile(expression) for expression in self.get_source_expressions())
         return f"{value[0]} = ANY({array[0]})", (*value[1], *array[1])
 
