@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
 from django.db.models import BooleanField, F, QuerySet
 from django.db.models.expressions import RawSQL
@@ -290,7 +291,11 @@ def export_ids(queryset: QuerySet[Facility], *, sort_key: str, limit: int) -> li
     Read as one string joined by the server and split here: 60,419 IDs as rows took 88 ms in Python against
     15 ms for the index-only scan; ARRAY(subquery) keeps the subquery's order. An ID holding the separator
     would come out cut in two, and then match no row of the COPY (it names only recorded IDs): fail closed."""
-    sql, params = ordered(queryset, sort_key).values_list("facility_id", flat=True)[:limit].query.sql_with_params()
+    ids = ordered(queryset, sort_key).values_list("facility_id", flat=True)[:limit]
+    try:
+        sql, params = ids.query.sql_with_params()
+    except EmptyResultSet:  # a scope that holds nothing (QuerySet.none())
+        return []
     with connections[queryset.db].cursor() as cursor:
         cursor.execute(f"SELECT array_to_string(ARRAY({sql}), %s)", [*params, ID_SEPARATOR])
         joined = cursor.fetchone()[0]
