@@ -42,7 +42,7 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost")
 os.environ.setdefault("FACILITY_DAILY_DETAIL_LIMIT", "1000000")
 os.environ.setdefault("FACILITY_DAILY_LIST_ROW_LIMIT", "100000000")
 os.environ.setdefault("FACILITY_DAILY_EXPORT_ROW_LIMIT", "100000000")
-os.environ.setdefault("FACILITY_EXPORT_MAX_ROWS", "200000")
+os.environ.setdefault("FACILITY_EXPORT_MAX_ROWS", "1000000")  # pref=23 is 210,452 rows at 3,500,000
 
 import django
 
