@@ -405,9 +405,13 @@ def _table(
     for column, heading in enumerate(headings):
         sheet.write_string(0, column, str(heading), formats["header"])
     for line, values in enumerate(rows, start=1):
-        fmt = formats["bold"] if bold_first and line == 1 else None
+        total = bold_first and line == 1
         for column, value in enumerate(values):
-            _write(sheet, line, column, value, fmt or (formats["integer"] if isinstance(value, int) else None))
+            if isinstance(value, int):
+                fmt = formats["bold_integer" if total else "integer"]
+            else:
+                fmt = formats["bold"] if total else None
+            _write(sheet, line, column, value, fmt)
     print_setup(sheet, last_row=len(rows), last_column=len(headings) - 1, total_width=sum(fitted), title=title)
 
 

@@ -76,6 +76,7 @@ def workbook_formats(workbook: Any) -> dict[str, Any]:
         "decimal": workbook.add_format({**font, "num_format": DECIMAL_FORMAT}),
         "integer": workbook.add_format({**font, "num_format": INTEGER_FORMAT}),
         "bold": workbook.add_format({**font, "bold": True}),
+        "bold_integer": workbook.add_format({**font, "bold": True, "num_format": INTEGER_FORMAT}),
     }
 
 
