@@ -141,9 +141,15 @@ class AccessRecord(AppendOnlyModel):
             models.Index(fields=["user", "at"], name="audit_access_user_at"),
             models.Index(fields=["organisation", "at"], name="audit_access_org_at"),
             # Serves the operators' accounting of disclosures (audit.disclosure_accounting): "records naming any
-            # of these facility IDs" (`?|`). Partial: most requests disclose no facility.
+            # of these facility IDs" (`?|`). Partial: most requests disclose no facility. An export's record names
+            # up to its whole ID list: at the 4 MB default the insert that filled the pending list merged it into
+            # the index, inside a download (150 ms every two or three 60,000-row exports). The list may grow to
+            # 64 MB (kB here) and the worker merges it every minute (audit.partitions.disclosure_index_merge).
             GinIndex(
-                fields=["facility_ids"], name="audit_access_facility_ids", condition=Q(facility_ids__isnull=False)
+                fields=["facility_ids"],
+                name="audit_access_facility_ids",
+                condition=Q(facility_ids__isnull=False),
+                gin_pending_list_limit=65536,
             ),
         ]
 

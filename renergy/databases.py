@@ -52,11 +52,6 @@ def database_options() -> dict[str, Any]:
         "statement_timeout": env_int("DB_STATEMENT_TIMEOUT_MS", 30_000),
         # A transaction left open by a crashed request must not hold its locks for ever.
         "idle_in_transaction_session_timeout": env_int("DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", 60_000),
-        # An export's access record names up to its whole ID list in the GIN index on facility_ids. At the 4 MB
-        # default the insert that filled the pending list merged it into the index, inside a download (150 ms
-        # every two or three 60,000-row exports); the worker merges it every minute instead
-        # (audit.partitions.disclosure_index_merge).
-        "gin_pending_list_limit": "64MB",
     }
     return {
         "connect_timeout": env_int("DB_CONNECT_TIMEOUT_SECONDS", 5),

@@ -170,6 +170,16 @@ def test_the_worker_merges_the_facility_ids_pending_list_into_the_index(register
     assert merge_disclosure_index() == 0  # merged: nothing left for a request to merge
     records = AccessRecord.objects.filter(at__gte=timezone.now() - timedelta(hours=1), facility_ids__contains=[A1])
     assert records.count() == 1
+    # The 64 MB list is the index's own setting, on every partition (those made later copy it from the parent):
+    # other GIN indexes (the facilities' trigram search) keep the default.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT array_agg(DISTINCT c.reloptions::text) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'audit_access_facility_ids'::regclass"
+        )
+        assert cursor.fetchone()[0] == ["{gin_pending_list_limit=65536}"]
+        cursor.execute("SHOW gin_pending_list_limit")
+        assert cursor.fetchone()[0] == "4MB"
 
 
 @pytest.fixture
