@@ -56,7 +56,7 @@ def idle_accounts_warn() -> list[int]:
         action="account.idle_warning_sent",
         data={"days_left": warn_days},
         source="changed",
-        target_column="id",
+        user_column="id",
         organisation_column="organisation_id",
     )
     outbox_sql, outbox_params = outbox_enqueue_returning_sql(

@@ -663,15 +663,16 @@ def accounts_suspend_idle(*, idle_before: datetime, reason: str, idle_days: int)
 
     One UPDATE … RETURNING suspends the accounts and rotates their security stamps (every session ends);
     the same statement revokes their unused activation links, closes their session rows, puts one e-mail
-    each in the outbox and records one account.suspended event each (hashed in the database as
-    record_event would). Two overlapping runs cannot both take a row: PostgreSQL re-checks the WHERE clause
-    after waiting for the row lock, so a repeated run finds nothing to do."""
+    each in the outbox and records the account.suspended events that name them (one per organisation,
+    audit.events.events_insert_sql; hashed in the database as every event). Two overlapping runs cannot both
+    take a row: PostgreSQL re-checks the WHERE clause after waiting for the row lock, so a repeated run finds
+    nothing to do."""
     now = timezone.now()
     events_sql, params = events_insert_sql(
         action="account.suspended",
         data={"cause": SuspensionCause.IDLE, "reason": reason, "idle_days": idle_days},
         source="changed",
-        target_column="id",
+        user_column="id",
         organisation_column="organisation_id",
     )
     outbox_sql, outbox_params = outbox_enqueue_returning_sql(

@@ -90,32 +90,45 @@ def record_event(
     )
 
 
+# A bulk event names at most this many accounts, so each record stays a few kilobytes (and one spreadsheet cell).
+BULK_EVENT_ACCOUNTS = 1000
+
+
 def events_insert_sql(
-    *, action: str, data: dict[str, Any], source: str, target_column: str, organisation_column: str
+    *, action: str, data: dict[str, Any], source: str, user_column: str, organisation_column: str
 ) -> tuple[str, dict[str, Any]]:
-    """One INSERT … SELECT that records `action` for every row of the CTE `source` (a bulk service's
-    UPDATE … RETURNING). The bulk path of record_event: same columns, same masking, no request (system
-    actions); the database hashes each row on insert, as it hashes every event."""
+    """One INSERT … SELECT that records `action` for the rows of the CTE `source` (a bulk service's
+    UPDATE … RETURNING): one event per organisation and BULK_EVENT_ACCOUNTS accounts, naming them in
+    data["user_ids"] (ascending; SecurityEvent.user_ids). A row per account would cost the daily run more
+    than its UPDATE itself, each row paying its hash and its index entries. Same columns and masking as
+    record_event, no request (system actions); the database hashes each row on insert, as it hashes every
+    event."""
     from audit.hashing import EVENT_FIELDS
 
-    values = {"at": timezone.now(), "action": action[:100], "data": _mask(data)}
     select = {
         "at": "%(event_at)s",
         "action": "%(event_action)s",
         "request_id": "NULL::uuid",
         "actor_id": "NULL::bigint",
-        "target_user_id": f"{source}.{target_column}",
-        "organisation_id": f"{source}.{organisation_column}",
+        "target_user_id": "NULL::bigint",
+        "organisation_id": "organisation_id",
         "ip": "NULL::inet",
-        "data": "%(event_data)s::jsonb",
+        "data": "%(event_data)s::jsonb || jsonb_build_object('user_ids', user_ids)",
     }
+    numbered = (
+        f"SELECT {user_column} AS user_id, {organisation_column} AS organisation_id, "  # noqa: S608 - our names
+        f"(row_number() OVER (PARTITION BY {organisation_column} ORDER BY {user_column}) - 1) "
+        f"/ {BULK_EVENT_ACCOUNTS} AS chunk FROM {source}"
+    )
     sql = (
         f"INSERT INTO audit_securityevent ({', '.join(EVENT_FIELDS)}) "  # noqa: S608 - names are this module's constants
-        f"SELECT {', '.join(select[column] for column in EVENT_FIELDS)} FROM {source}"
+        f"SELECT {', '.join(select[column] for column in EVENT_FIELDS)} FROM ("
+        "SELECT organisation_id, chunk, jsonb_agg(user_id ORDER BY user_id) AS user_ids "
+        f"FROM ({numbered}) AS numbered GROUP BY organisation_id, chunk ORDER BY organisation_id, chunk) AS grouped"
     )
     params = {
-        "event_at": values["at"],
-        "event_action": values["action"],
-        "event_data": json.dumps(values["data"], ensure_ascii=False),
+        "event_at": timezone.now(),
+        "event_action": action[:100],
+        "event_data": json.dumps(_mask(data), ensure_ascii=False),
     }
     return sql, params

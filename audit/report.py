@@ -24,7 +24,15 @@ from django.utils.translation import gettext_lazy
 from accounts.models import Organisation, OrganisationKind, User
 from audit.evidence import EVIDENCE_LABELS, evidence_keys, evidence_value
 from audit.inspection import JST, fiscal_year_bounds
-from audit.models import AccessRecord, Finding, FindingReview, ReviewState, SecurityEvent, VerificationRun
+from audit.models import (
+    AccessRecord,
+    Finding,
+    FindingReview,
+    ReviewState,
+    SecurityEvent,
+    VerificationRun,
+    event_accounts_count,
+)
 from audit.sealing import seal_chain_status
 from renergy.databases import lift_statement_limit_until_closed, long_statements
 from renergy.replica import read_connection, reads_from_replica
@@ -178,7 +186,7 @@ def fiscal_year_report(fiscal_year: int) -> FiscalYearReport:
         events.filter(action__in=list(action_of))
         .annotate(m=TruncMonth("at", tzinfo=JST))
         .values("action", "m")
-        .annotate(n=Count("id"))
+        .annotate(n=Sum(event_accounts_count()))
     ):
         account_rows[action_of[row["action"]]][_month_index(row["m"], report.months)] += row["n"]
     report.account_management = [
