@@ -14,8 +14,11 @@ from django.utils import timezone
 from accounts.idle import idle_accounts_suspend, idle_accounts_warn
 from accounts.lifecycle import SuspensionCause, activation_link_issue
 from accounts.models import AccountStatus, ActivationLink, OutboundEmail, User, UserSession
+from audit.events import BULK_EVENT_ACCOUNTS
 from audit.hashing import EVENT_FIELDS, hash_sql
+from audit.inspection import fiscal_year_of
 from audit.models import SecurityEvent
+from audit.report import fiscal_year_report
 
 pytestmark = [pytest.mark.django_db]
 
@@ -100,10 +103,6 @@ def _idle_people(organisation, count: int) -> list[User]:
 def test_a_large_run_names_each_account_once_per_organisation_in_bounded_events(
     orgs, make_user, signed_in_client
 ) -> None:
-    from audit.events import BULK_EVENT_ACCOUNTS
-    from audit.inspection import fiscal_year_of
-    from audit.report import fiscal_year_report
-
     tokyo = _idle_people(orgs.grid_tokyo, BULK_EVENT_ACCOUNTS + 1)
     kansai = _idle_people(orgs.grid_kansai, 2)
     officer = make_user(orgs.grid_kansai, officer=True)
